@@ -1,0 +1,46 @@
+// DefinitionRegistry is how the rest of sagad registers and reads saga definitions: it
+// validates before anything is stored, clears the output-only fields, and caches the versions it
+// has read (they are immutable). Thread-safe.
+#ifndef SAGA_COORDINATOR_DEFINITION_REGISTRY_H_
+#define SAGA_COORDINATOR_DEFINITION_REGISTRY_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "coordinator/definition_store.h"
+
+namespace saga::coordinator {
+
+class DefinitionRegistry {
+ public:
+  // `store` must outlive the registry.
+  explicit DefinitionRegistry(DefinitionStore* store) : store_(store) {}
+
+  // Validates (INVALID_ARGUMENT naming the field, nothing stored) and stores.
+  absl::StatusOr<StoredDefinition> Register(saga::v1::SagaDefinition definition);
+
+  // One version; `version` 0 means the latest (never cached: a newer one may come).
+  absl::StatusOr<std::shared_ptr<const saga::v1::SagaDefinition>> Get(const std::string& name,
+                                                                      uint32_t version);
+
+  absl::StatusOr<DefinitionPage> List(const DefinitionQuery& query) { return store_->List(query); }
+
+ private:
+  void Remember(const saga::v1::SagaDefinition& definition);
+
+  DefinitionStore* const store_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::pair<std::string, uint32_t>,
+                      std::shared_ptr<const saga::v1::SagaDefinition>>
+      cache_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace saga::coordinator
+
+#endif  // SAGA_COORDINATOR_DEFINITION_REGISTRY_H_

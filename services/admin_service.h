@@ -1,0 +1,38 @@
+// AdminServiceImpl serves saga.v1.AdminService. Every RPC validates its input (ids, reasons,
+// filters, page sizes); the operations come with the saga engine (#3), the relay (#4) and the
+// operations issue (#7), until then valid requests answer UNIMPLEMENTED.
+#ifndef SAGA_SERVICES_ADMIN_SERVICE_H_
+#define SAGA_SERVICES_ADMIN_SERVICE_H_
+
+#include "saga/v1/admin_service.grpc.pb.h"
+
+namespace saga::services {
+
+class AdminServiceImpl final : public saga::v1::AdminService::CallbackService {
+ public:
+  grpc::ServerUnaryReactor* RetrySaga(grpc::CallbackServerContext* context,
+                                      const saga::v1::RetrySagaRequest* request,
+                                      saga::v1::RetrySagaResponse* response) override;
+  grpc::ServerUnaryReactor* ReplayCompensation(
+      grpc::CallbackServerContext* context, const saga::v1::ReplayCompensationRequest* request,
+      saga::v1::ReplayCompensationResponse* response) override;
+  grpc::ServerUnaryReactor* SkipStep(grpc::CallbackServerContext* context,
+                                     const saga::v1::SkipStepRequest* request,
+                                     saga::v1::SkipStepResponse* response) override;
+  grpc::ServerUnaryReactor* GetHistory(grpc::CallbackServerContext* context,
+                                       const saga::v1::GetHistoryRequest* request,
+                                       saga::v1::GetHistoryResponse* response) override;
+  grpc::ServerUnaryReactor* ListQuarantined(grpc::CallbackServerContext* context,
+                                            const saga::v1::ListQuarantinedRequest* request,
+                                            saga::v1::ListQuarantinedResponse* response) override;
+  grpc::ServerUnaryReactor* ListParked(grpc::CallbackServerContext* context,
+                                       const saga::v1::ListParkedRequest* request,
+                                       saga::v1::ListParkedResponse* response) override;
+  grpc::ServerUnaryReactor* RequeueParked(grpc::CallbackServerContext* context,
+                                          const saga::v1::RequeueParkedRequest* request,
+                                          saga::v1::RequeueParkedResponse* response) override;
+};
+
+}  // namespace saga::services
+
+#endif  // SAGA_SERVICES_ADMIN_SERVICE_H_

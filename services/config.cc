@@ -1,0 +1,99 @@
+#include "services/config.h"
+
+#include <cstdint>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/numbers.h"
+#include "sdk/base/strings.h"
+
+// Every flag defaults to empty, meaning "not given": then the environment variable, and then
+// the built-in default, decide (see config.h).
+ABSL_FLAG(std::string, pg_dsn, "", "PostgreSQL connection string (env SAGAD_PG_DSN)");
+ABSL_FLAG(std::string, grpc_addr, "", "gRPC listen address (env SAGAD_GRPC_ADDR)");
+ABSL_FLAG(std::string, http_addr, "",
+          "HTTP address of /healthz, /readyz and /metrics, or 'off' (env SAGAD_HTTP_ADDR)");
+ABSL_FLAG(std::string, kafka_brokers, "",
+          "Kafka bootstrap servers, or 'embedded' for an in-process mock cluster "
+          "(env SAGAD_KAFKA_BROKERS)");
+ABSL_FLAG(std::string, max_payload_bytes, "",
+          "largest step, branch or outbox payload in bytes (env SAGAD_MAX_PAYLOAD_BYTES)");
+ABSL_FLAG(std::string, pg_pool_size, "", "PostgreSQL connections at most (env SAGAD_PG_POOL_SIZE)");
+ABSL_FLAG(std::string, worker_threads, "",
+          "threads for blocking work such as database transactions (env SAGAD_WORKER_THREADS)");
+ABSL_FLAG(std::string, log_level, "", "debug, info, warning or error (env SAGAD_LOG_LEVEL)");
+
+namespace saga::services {
+namespace {
+
+// The flag's value when given, else the environment's when set, else `fallback`.
+std::string Setting(const absl::Flag<std::string>& flag, const char* env, const char* fallback,
+                    const std::function<const char*(const char*)>& getenv) {
+  if (std::string value = absl::GetFlag(flag); !value.empty()) return value;
+  if (const char* value = getenv(env); value != nullptr && *value != '\0') return value;
+  return fallback;
+}
+
+absl::StatusOr<int64_t> Integer(const std::string& text, const char* env, int64_t min,
+                                int64_t max) {
+  int64_t value;
+  if (!absl::SimpleAtoi(text, &value) || value < min || value > max) {
+    return absl::InvalidArgumentError(saga::StrCat(env, ": \"", text, "\" must be a whole number from ",
+                                                   min, " to ", max));
+  }
+  return value;
+}
+
+absl::Status CheckAddress(const std::string& addr, const char* env) {
+  size_t colon = addr.rfind(':');
+  int64_t port;
+  if (colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(addr.substr(colon + 1), &port) || port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(saga::StrCat(
+        env, ": \"", addr, "\" must be host:port, e.g. 127.0.0.1:50051 or 0.0.0.0:50051"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<ServerConfig> LoadConfig(const std::function<const char*(const char*)>& getenv) {
+  ServerConfig config;
+  config.pg_dsn = Setting(FLAGS_pg_dsn, "SAGAD_PG_DSN", "postgresql://127.0.0.1:5432/sagad", getenv);
+  config.grpc_addr = Setting(FLAGS_grpc_addr, "SAGAD_GRPC_ADDR", "127.0.0.1:50051", getenv);
+  config.http_addr = Setting(FLAGS_http_addr, "SAGAD_HTTP_ADDR", "127.0.0.1:8081", getenv);
+  config.kafka_brokers = Setting(FLAGS_kafka_brokers, "SAGAD_KAFKA_BROKERS", "embedded", getenv);
+  if (absl::Status s = CheckAddress(config.grpc_addr, "SAGAD_GRPC_ADDR"); !s.ok()) return s;
+  if (config.http_addr == "off") config.http_addr.clear();
+  if (!config.http_addr.empty()) {
+    if (absl::Status s = CheckAddress(config.http_addr, "SAGAD_HTTP_ADDR"); !s.ok()) return s;
+  }
+  auto payload = Integer(Setting(FLAGS_max_payload_bytes, "SAGAD_MAX_PAYLOAD_BYTES", "1048576", getenv),
+                         "SAGAD_MAX_PAYLOAD_BYTES", 1, 64 << 20);
+  if (!payload.ok()) return payload.status();
+  config.max_payload_bytes = static_cast<size_t>(*payload);
+  auto pool = Integer(Setting(FLAGS_pg_pool_size, "SAGAD_PG_POOL_SIZE", "16", getenv),
+                      "SAGAD_PG_POOL_SIZE", 1, 1000);
+  if (!pool.ok()) return pool.status();
+  config.pg_pool_size = static_cast<int>(*pool);
+  auto workers = Integer(
+      Setting(FLAGS_worker_threads, "SAGAD_WORKER_THREADS", "16", getenv),
+      "SAGAD_WORKER_THREADS", 1, 1000);
+  if (!workers.ok()) return workers.status();
+  config.worker_threads = static_cast<int>(*workers);
+  std::string level = Setting(FLAGS_log_level, "SAGAD_LOG_LEVEL", "info", getenv);
+  if (level == "debug") {
+    config.log_level = LogLevel::kDebug;
+  } else if (level == "info") {
+    config.log_level = LogLevel::kInfo;
+  } else if (level == "warning") {
+    config.log_level = LogLevel::kWarning;
+  } else if (level == "error") {
+    config.log_level = LogLevel::kError;
+  } else {
+    return absl::InvalidArgumentError(saga::StrCat(
+        "SAGAD_LOG_LEVEL: \"", level, "\" must be debug, info, warning or error"));
+  }
+  return config;
+}
+
+}  // namespace saga::services

@@ -1,0 +1,45 @@
+// sagad's configuration: each setting comes from its command-line flag, else from its
+// environment variable, else from its default (an empty value counts as not given). LoadConfig reads the flags after
+// absl::ParseCommandLine and checks every value, saying which setting is wrong and why.
+//
+//   flag                  environment               default
+//   --pg_dsn              SAGAD_PG_DSN              postgresql://127.0.0.1:5432/sagad
+//   --grpc_addr           SAGAD_GRPC_ADDR           127.0.0.1:50051
+//   --http_addr           SAGAD_HTTP_ADDR           127.0.0.1:8081 (off: no HTTP endpoint)
+//   --kafka_brokers       SAGAD_KAFKA_BROKERS       embedded (an in-process mock cluster)
+//   --max_payload_bytes   SAGAD_MAX_PAYLOAD_BYTES   1048576
+//   --pg_pool_size        SAGAD_PG_POOL_SIZE        16
+//   --worker_threads      SAGAD_WORKER_THREADS      16
+//   --log_level           SAGAD_LOG_LEVEL           info (debug, info, warning, error)
+#ifndef SAGA_SERVICES_CONFIG_H_
+#define SAGA_SERVICES_CONFIG_H_
+
+#include <cstddef>
+#include <functional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "sdk/base/log.h"
+
+namespace saga::services {
+
+struct ServerConfig {
+  std::string pg_dsn;
+  std::string grpc_addr;
+  std::string http_addr;
+  std::string kafka_brokers;  // "embedded" or a bootstrap list "host:port,..."
+  size_t max_payload_bytes = 0;
+  int pg_pool_size = 0;
+  int worker_threads = 0;
+  LogLevel log_level = LogLevel::kInfo;
+
+  bool embedded_kafka() const { return kafka_brokers == "embedded"; }
+};
+
+// Reads the flags and, for flags not given on the command line, `getenv`.
+absl::StatusOr<ServerConfig> LoadConfig(
+    const std::function<const char*(const char*)>& getenv);
+
+}  // namespace saga::services
+
+#endif  // SAGA_SERVICES_CONFIG_H_

@@ -1,0 +1,83 @@
+// sagad: the transactional outbox and saga coordinator.
+//
+//   sagad [serve]   serve the saga.v1 API until SIGTERM or SIGINT
+//   sagad migrate   apply the missing schema migrations, then exit
+//
+// Settings come from flags or SAGAD_* environment variables (services/config.h). This file only
+// wires: SagadServer holds the components.
+#include <signal.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "sdk/base/strings.h"
+#include "absl/strings/str_join.h"
+#include "migrations/migrator.h"
+#include "sdk/base/log.h"
+#include "sdk/pg/connection_pool.h"
+#include "services/config.h"
+#include "services/sagad_server.h"
+
+namespace {
+
+int Fail(const absl::Status& status) {
+  saga::LogError("sagad failed", {{"code", absl::StatusCodeToString(status.code())},
+                                  {"error", std::string(status.message())}});
+  return 1;
+}
+
+int Migrate(const saga::services::ServerConfig& config) {
+  auto pool = saga::pg::ConnectionPool::Create(config.pg_dsn, {.max_connections = 1});
+  if (!pool.ok()) return Fail(pool.status());
+  saga::migrations::Migrator migrator(pool->get());
+  auto result = migrator.Migrate();
+  if (!result.ok()) return Fail(result.status());
+  saga::LogInfo("schema up to date",
+                {{"applied_now", saga::StrCat(result->applied.size())},
+                 {"schema_version", saga::StrCat(result->schema_version)}});
+  return 0;
+}
+
+int Serve(const saga::services::ServerConfig& config) {
+  // Signals are taken by sigwait below, so block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto server = saga::services::SagadServer::Start(config);
+  if (!server.ok()) return Fail(server.status());
+  int received = 0;
+  sigwait(&signals, &received);
+  saga::LogInfo("signal received", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  (*server)->Shutdown();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "the transactional outbox and saga coordinator.\n\n"
+      "  sagad [serve]   serve the saga.v1 gRPC API until SIGTERM or SIGINT\n"
+      "  sagad migrate   apply the missing schema migrations, then exit\n\n"
+      "Every flag can also be set by its SAGAD_* environment variable, e.g.\n"
+      "  SAGAD_PG_DSN=postgresql://sagad@127.0.0.1:5432/sagad sagad migrate");
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  std::string command = args.size() > 1 ? args[1] : "serve";
+  if (args.size() > 2 || (command != "serve" && command != "migrate")) {
+    std::vector<std::string> extra(args.begin() + 1, args.end());
+    saga::LogError("unknown command", {{"args", absl::StrJoin(extra, " ")},
+                                       {"expected", "serve or migrate (see --help)"}});
+    return 2;
+  }
+  auto config = saga::services::LoadConfig([](const char* name) { return std::getenv(name); });
+  if (!config.ok()) return Fail(config.status());
+  saga::SetMinLogLevel(config->log_level);
+  return command == "migrate" ? Migrate(*config) : Serve(*config);
+}

@@ -1,0 +1,126 @@
+#include "services/sagad_server.h"
+
+#include <chrono>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+#include <pqxx/nontransaction>
+
+#include "sdk/base/strings.h"
+#include "grpc/health/v1/health.pb.h"
+#include "migrations/migrator.h"
+#include "sdk/base/log.h"
+
+namespace saga::services {
+
+absl::StatusOr<std::unique_ptr<SagadServer>> SagadServer::Start(const ServerConfig& config) {
+  std::unique_ptr<SagadServer> server(new SagadServer());
+  auto pool = pg::ConnectionPool::Create(
+      config.pg_dsn, pg::PoolOptions{.max_connections = config.pg_pool_size});
+  if (!pool.ok()) return pool.status();
+  server->pool_ = *std::move(pool);
+  migrations::Migrator migrator(server->pool_.get());
+  if (absl::Status s = migrator.CheckUpToDate(); !s.ok()) return s;
+
+  server->definition_store_ =
+      std::make_unique<coordinator::pg::PgDefinitionStore>(server->pool_.get());
+  server->registry_ =
+      std::make_unique<coordinator::DefinitionRegistry>(server->definition_store_.get());
+
+  if (config.embedded_kafka()) {
+    auto cluster = outbox::kafka::EmbeddedCluster::Start(1);
+    if (!cluster.ok()) return cluster.status();
+    server->embedded_kafka_ = *std::move(cluster);
+    LogInfo("embedded Kafka (librdkafka mock cluster, not durable) listening",
+            {{"bootstrap_servers", server->embedded_kafka_->bootstrap_servers()}});
+  } else {
+    LogInfo("Kafka brokers configured", {{"bootstrap_servers", config.kafka_brokers}});
+  }
+
+  server->executor_ = std::make_unique<BlockingExecutor>(config.worker_threads);
+  RequestLimits limits{.max_payload_bytes = config.max_payload_bytes};
+  server->saga_service_ =
+      std::make_unique<SagaServiceImpl>(server->registry_.get(), server->executor_.get(), limits);
+  server->tcc_service_ = std::make_unique<TccServiceImpl>(limits);
+  outbox::MessageLimits message_limits;
+  message_limits.max_payload_bytes = config.max_payload_bytes;
+  server->outbox_service_ = std::make_unique<OutboxServiceImpl>(message_limits);
+  server->admin_service_ = std::make_unique<AdminServiceImpl>();
+
+  // Links health.proto's descriptors in, so reflection can describe grpc.health.v1.Health.
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(config.grpc_addr, grpc::InsecureServerCredentials(), &port);
+  // Room for a request carrying several payloads of the maximum size.
+  builder.SetMaxReceiveMessageSize(
+      static_cast<int>(std::min<size_t>(config.max_payload_bytes * 4 + (1 << 20), INT32_MAX)));
+  builder.RegisterService(server->saga_service_.get());
+  builder.RegisterService(server->tcc_service_.get());
+  builder.RegisterService(server->outbox_service_.get());
+  builder.RegisterService(server->admin_service_.get());
+  server->grpc_server_ = builder.BuildAndStart();
+  if (server->grpc_server_ == nullptr || port == 0) {
+    return absl::UnavailableError(saga::StrCat("SAGAD_GRPC_ADDR: cannot listen on ",
+                                               config.grpc_addr,
+                                               " (in use, or not an address of this machine)"));
+  }
+
+  std::string http_port = "off";
+  if (!config.http_addr.empty()) {
+    SagadServer* self = server.get();
+    HttpHandlers handlers{
+        .ready = [self]() -> absl::Status {
+          return self->pool_->Run("checking readiness", [](pqxx::connection& conn) {
+            pqxx::nontransaction tx(conn);
+            tx.exec("SELECT 1");
+            return absl::OkStatus();
+          });
+        },
+        .metrics = [self] { return self->MetricsText(); },
+    };
+    auto http = HttpEndpoint::Start(config.http_addr, std::move(handlers));
+    if (!http.ok()) return http.status();
+    server->http_ = *std::move(http);
+    http_port = saga::StrCat(server->http_->port());
+  }
+  LogInfo("sagad serving",
+          {{"grpc_addr", config.grpc_addr}, {"grpc_port", saga::StrCat(port)},
+           {"http_port", http_port}, {"pg", RedactDsn(config.pg_dsn)},
+           {"kafka", config.embedded_kafka() ? server->embedded_kafka_->bootstrap_servers()
+                                             : config.kafka_brokers}});
+  return server;
+}
+
+std::string SagadServer::MetricsText() const {
+  return saga::StrCat(
+      "# HELP sagad_up Whether sagad is serving.\n# TYPE sagad_up gauge\nsagad_up 1\n",
+      "# HELP sagad_db_pool_connections PostgreSQL connections by state.\n",
+      "# TYPE sagad_db_pool_connections gauge\n", "sagad_db_pool_connections{state=\"open\"} ",
+      pool_->open_connections(), "\n", "sagad_db_pool_connections{state=\"busy\"} ",
+      pool_->busy_connections(), "\n");
+}
+
+SagadServer::~SagadServer() { Shutdown(); }
+
+void SagadServer::Shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  LogInfo("sagad shutting down");
+  if (grpc_server_) {
+    grpc_server_->GetHealthCheckService()->SetServingStatus(false);
+    // Calls in flight get up to 10 seconds to finish; then they are cancelled.
+    grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  }
+  if (executor_) executor_->Shutdown();
+  if (http_) http_->Stop();
+  embedded_kafka_.reset();
+  LogInfo("sagad stopped");
+}
+
+}  // namespace saga::services

@@ -1,0 +1,59 @@
+// SagadServer is the composition root of `sagad serve`: it wires the PostgreSQL pool, the
+// definition registry, the Kafka side, the gRPC services (with health checking and reflection)
+// and the HTTP endpoint, and shuts them down in order: stop accepting, drain the work in
+// flight, stop Kafka, close connections.
+#ifndef SAGA_SERVICES_SAGAD_SERVER_H_
+#define SAGA_SERVICES_SAGAD_SERVER_H_
+
+#include <memory>
+
+#include <grpcpp/server.h>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "coordinator/definition_registry.h"
+#include "coordinator/pg/pg_definition_store.h"
+#include "outbox/kafka/embedded_cluster.h"
+#include "sdk/base/blocking_executor.h"
+#include "sdk/pg/connection_pool.h"
+#include "services/admin_service.h"
+#include "services/config.h"
+#include "services/http_endpoint.h"
+#include "services/outbox_service.h"
+#include "services/saga_service.h"
+#include "services/tcc_service.h"
+
+namespace saga::services {
+
+class SagadServer {
+ public:
+  // Connects, checks the schema is migrated, starts Kafka (embedded unless brokers are given),
+  // and starts serving gRPC and HTTP.
+  static absl::StatusOr<std::unique_ptr<SagadServer>> Start(const ServerConfig& config);
+  ~SagadServer();
+
+  // Orderly shutdown; idempotent.
+  void Shutdown();
+
+ private:
+  SagadServer() = default;
+
+  std::string MetricsText() const;
+
+  std::unique_ptr<pg::ConnectionPool> pool_;
+  std::unique_ptr<coordinator::pg::PgDefinitionStore> definition_store_;
+  std::unique_ptr<coordinator::DefinitionRegistry> registry_;
+  std::unique_ptr<outbox::kafka::EmbeddedCluster> embedded_kafka_;
+  std::unique_ptr<BlockingExecutor> executor_;
+  std::unique_ptr<SagaServiceImpl> saga_service_;
+  std::unique_ptr<TccServiceImpl> tcc_service_;
+  std::unique_ptr<OutboxServiceImpl> outbox_service_;
+  std::unique_ptr<AdminServiceImpl> admin_service_;
+  std::unique_ptr<grpc::Server> grpc_server_;
+  std::unique_ptr<HttpEndpoint> http_;
+  bool shut_down_ = false;
+};
+
+}  // namespace saga::services
+
+#endif  // SAGA_SERVICES_SAGAD_SERVER_H_

@@ -1,0 +1,40 @@
+// How a unary handler runs blocking work without blocking a gRPC thread: the work goes to the
+// BlockingExecutor, and the reactor is finished from there with the work's status.
+#ifndef SAGA_SERVICES_UNARY_CALL_H_
+#define SAGA_SERVICES_UNARY_CALL_H_
+
+#include <functional>
+#include <utility>
+
+#include <grpcpp/support/server_callback.h>
+
+#include "absl/status/status.h"
+#include "sdk/base/blocking_executor.h"
+#include "services/grpc_status.h"
+
+namespace saga::services {
+
+// Runs `work` on `executor` and finishes `reactor` with its status; UNAVAILABLE when the
+// executor is shutting down. Returns `reactor` for the handler to return.
+inline grpc::ServerUnaryReactor* RunBlocking(BlockingExecutor* executor,
+                                             grpc::ServerUnaryReactor* reactor,
+                                             std::function<absl::Status()> work) {
+  bool scheduled = executor->Schedule(
+      [reactor, work = std::move(work)] { reactor->Finish(ToGrpcStatus(work())); });
+  if (!scheduled) {
+    reactor->Finish(ToGrpcStatus(absl::UnavailableError("sagad is shutting down; retry on "
+                                                        "another instance")));
+  }
+  return reactor;
+}
+
+// Finishes `reactor` at once with `status`.
+inline grpc::ServerUnaryReactor* FinishNow(grpc::ServerUnaryReactor* reactor,
+                                           const absl::Status& status) {
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+}  // namespace saga::services
+
+#endif  // SAGA_SERVICES_UNARY_CALL_H_
