@@ -21,6 +21,8 @@ ABSL_FLAG(std::string, pg_pool_size, "", "PostgreSQL connections at most (env SA
 ABSL_FLAG(std::string, worker_threads, "",
           "threads for blocking work such as database transactions (env SAGAD_WORKER_THREADS)");
 ABSL_FLAG(std::string, log_level, "", "debug, info, warning or error (env SAGAD_LOG_LEVEL)");
+ABSL_FLAG(std::string, shutdown_grace, "",
+          "how long calls in flight may finish at shutdown, e.g. 5s (env SAGAD_SHUTDOWN_GRACE)");
 
 namespace saga::services {
 namespace {
@@ -80,6 +82,12 @@ absl::StatusOr<ServerConfig> LoadConfig(const std::function<const char*(const ch
       "SAGAD_WORKER_THREADS", 1, 1000);
   if (!workers.ok()) return workers.status();
   config.worker_threads = static_cast<int>(*workers);
+  std::string grace = Setting(FLAGS_shutdown_grace, "SAGAD_SHUTDOWN_GRACE", "5s", getenv);
+  if (!absl::ParseDuration(grace, &config.shutdown_grace) ||
+      config.shutdown_grace < absl::ZeroDuration() || config.shutdown_grace > absl::Minutes(10)) {
+    return absl::InvalidArgumentError(saga::StrCat(
+        "SAGAD_SHUTDOWN_GRACE: \"", grace, "\" must be a duration from 0s to 10m, e.g. 5s"));
+  }
   std::string level = Setting(FLAGS_log_level, "SAGAD_LOG_LEVEL", "info", getenv);
   if (level == "debug") {
     config.log_level = LogLevel::kDebug;

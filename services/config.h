@@ -11,6 +11,7 @@
 //   --pg_pool_size        SAGAD_PG_POOL_SIZE        16
 //   --worker_threads      SAGAD_WORKER_THREADS      16
 //   --log_level           SAGAD_LOG_LEVEL           info (debug, info, warning, error)
+//   --shutdown_grace      SAGAD_SHUTDOWN_GRACE      5s (how long calls in flight may finish)
 #ifndef SAGA_SERVICES_CONFIG_H_
 #define SAGA_SERVICES_CONFIG_H_
 
@@ -19,6 +20,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "sdk/base/log.h"
 
 namespace saga::services {
@@ -32,6 +34,7 @@ struct ServerConfig {
   int pg_pool_size = 0;
   int worker_threads = 0;
   LogLevel log_level = LogLevel::kInfo;
+  absl::Duration shutdown_grace;
 
   bool embedded_kafka() const { return kafka_brokers == "embedded"; }
 };

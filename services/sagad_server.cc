@@ -12,12 +12,14 @@
 #include "sdk/base/strings.h"
 #include "grpc/health/v1/health.pb.h"
 #include "migrations/migrator.h"
+#include "absl/time/clock.h"
 #include "sdk/base/log.h"
 
 namespace saga::services {
 
 absl::StatusOr<std::unique_ptr<SagadServer>> SagadServer::Start(const ServerConfig& config) {
   std::unique_ptr<SagadServer> server(new SagadServer());
+  server->shutdown_grace_ = config.shutdown_grace;
   auto pool = pg::ConnectionPool::Create(
       config.pg_dsn, pg::PoolOptions{.max_connections = config.pg_pool_size});
   if (!pool.ok()) return pool.status();
@@ -114,11 +116,15 @@ void SagadServer::Shutdown() {
   LogInfo("sagad shutting down");
   if (grpc_server_) {
     grpc_server_->GetHealthCheckService()->SetServingStatus(false);
-    // Calls in flight get up to 10 seconds to finish; then they are cancelled.
-    grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    // Calls in flight get up to the grace period to finish; then they are cancelled. gRPC 1.51
+    // also holds shutdown for the whole period while a client keeps an idle connection open.
+    grpc_server_->Shutdown(absl::ToChronoTime(absl::Now() + shutdown_grace_));
   }
+  LogDebug("gRPC stopped");
   if (executor_) executor_->Shutdown();
+  LogDebug("blocking work drained");
   if (http_) http_->Stop();
+  LogDebug("HTTP stopped");
   embedded_kafka_.reset();
   LogInfo("sagad stopped");
 }

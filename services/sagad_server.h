@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "coordinator/definition_registry.h"
 #include "coordinator/pg/pg_definition_store.h"
 #include "outbox/kafka/embedded_cluster.h"
@@ -51,6 +52,7 @@ class SagadServer {
   std::unique_ptr<AdminServiceImpl> admin_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   std::unique_ptr<HttpEndpoint> http_;
+  absl::Duration shutdown_grace_;
   bool shut_down_ = false;
 };
 

@@ -1,0 +1,126 @@
+#include "tests/harness/kafka_client.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include <atomic>
+
+#include "absl/time/clock.h"
+#include "sdk/base/strings.h"
+#include "sdk/base/uuid.h"
+
+namespace saga::testing {
+namespace {
+
+struct DeliveryCounts {
+  std::atomic<int> persisted{0};
+  std::atomic<int> failed{0};
+};
+
+void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {
+  auto* counts = static_cast<DeliveryCounts*>(opaque);
+  if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+      rd_kafka_message_status(message) == RD_KAFKA_MSG_STATUS_PERSISTED) {
+    counts->persisted.fetch_add(1);
+  } else {
+    counts->failed.fetch_add(1);
+  }
+}
+
+absl::StatusOr<rd_kafka_conf_t*> Config(
+    const std::vector<std::pair<std::string, std::string>>& settings) {
+  char errstr[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  for (const auto& [name, value] : settings) {
+    if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), errstr, sizeof(errstr)) !=
+        RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      return absl::InvalidArgumentError(saga::StrCat(name, ": ", errstr));
+    }
+  }
+  return conf;
+}
+
+}  // namespace
+
+absl::Status ProduceAll(const std::string& bootstrap, const std::string& topic,
+                        const std::vector<std::pair<std::string, std::string>>& records,
+                        absl::Duration timeout) {
+  auto conf = Config({{"bootstrap.servers", bootstrap},
+                      {"enable.idempotence", "true"},
+                      {"acks", "all"},
+                      {"linger.ms", "5"}});
+  if (!conf.ok()) return conf.status();
+  DeliveryCounts counts;
+  rd_kafka_conf_set_dr_msg_cb(*conf, OnDelivery);
+  rd_kafka_conf_set_opaque(*conf, &counts);
+  char errstr[512];
+  rd_kafka_t* producer = rd_kafka_new(RD_KAFKA_PRODUCER, *conf, errstr, sizeof(errstr));
+  if (producer == nullptr) return absl::InternalError(errstr);
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::Status status;
+  for (const auto& [key, value] : records) {
+    for (;;) {
+      rd_kafka_resp_err_t err = rd_kafka_producev(
+          producer, RD_KAFKA_V_TOPIC(topic.c_str()),
+          RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || absl::Now() > deadline) {
+        status = absl::UnavailableError(saga::StrCat("produce: ", rd_kafka_err2str(err)));
+        break;
+      }
+      rd_kafka_poll(producer, 10);  // serve delivery reports to make room
+    }
+    if (!status.ok()) break;
+  }
+  int remaining_ms = static_cast<int>(absl::ToInt64Milliseconds(deadline - absl::Now()));
+  rd_kafka_flush(producer, remaining_ms > 0 ? remaining_ms : 0);
+  rd_kafka_destroy(producer);
+  if (!status.ok()) return status;
+  if (counts.persisted.load() != static_cast<int>(records.size())) {
+    return absl::DeadlineExceededError(saga::StrCat(counts.persisted.load(), " of ",
+                                                    records.size(), " persisted, ",
+                                                    counts.failed.load(), " failed"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<KafkaRecord>> ConsumeFromStart(const std::string& bootstrap,
+                                                          const std::string& topic, size_t count,
+                                                          absl::Duration timeout) {
+  auto conf = Config({{"bootstrap.servers", bootstrap},
+                      {"group.id", "test-" + NewUuid()},
+                      {"auto.offset.reset", "earliest"},
+                      {"enable.auto.commit", "false"}});
+  if (!conf.ok()) return conf.status();
+  char errstr[512];
+  rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, *conf, errstr, sizeof(errstr));
+  if (consumer == nullptr) return absl::InternalError(errstr);
+  rd_kafka_poll_set_consumer(consumer);
+  rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(topics, topic.c_str(), RD_KAFKA_PARTITION_UA);
+  rd_kafka_resp_err_t err = rd_kafka_subscribe(consumer, topics);
+  rd_kafka_topic_partition_list_destroy(topics);
+  std::vector<KafkaRecord> records;
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    rd_kafka_destroy(consumer);
+    return absl::InternalError(saga::StrCat("subscribe: ", rd_kafka_err2str(err)));
+  }
+  const absl::Time deadline = absl::Now() + timeout;
+  while (records.size() < count && absl::Now() < deadline) {
+    rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer, 100);
+    if (message == nullptr) continue;
+    if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      records.push_back({std::string(static_cast<const char*>(message->key), message->key_len),
+                         std::string(static_cast<const char*>(message->payload), message->len),
+                         message->partition, static_cast<long long>(message->offset)});
+    }
+    rd_kafka_message_destroy(message);
+  }
+  rd_kafka_consumer_close(consumer);
+  rd_kafka_destroy(consumer);
+  return records;
+}
+
+}  // namespace saga::testing

@@ -1,0 +1,36 @@
+// Plain librdkafka clients for tests: produce a batch with the idempotent producer and wait for
+// every delivery report, and read a topic from the beginning.
+#ifndef SAGA_TESTS_HARNESS_KAFKA_CLIENT_H_
+#define SAGA_TESTS_HARNESS_KAFKA_CLIENT_H_
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace saga::testing {
+
+struct KafkaRecord {
+  std::string key;
+  std::string value;
+  int partition = 0;
+  long long offset = 0;
+};
+
+// Produces `records` (key, value) in order with enable.idempotence=true and acks=all; OK once
+// every one has a delivery report with status PERSISTED.
+absl::Status ProduceAll(const std::string& bootstrap, const std::string& topic,
+                        const std::vector<std::pair<std::string, std::string>>& records,
+                        absl::Duration timeout);
+
+// Reads `topic` from the beginning with a new consumer group until `count` records arrived or
+// `timeout` passed; returns what arrived, in the order it arrived.
+absl::StatusOr<std::vector<KafkaRecord>> ConsumeFromStart(const std::string& bootstrap,
+                                                          const std::string& topic, size_t count,
+                                                          absl::Duration timeout);
+
+}  // namespace saga::testing
+
+#endif  // SAGA_TESTS_HARNESS_KAFKA_CLIENT_H_

@@ -1,0 +1,101 @@
+#include "tests/harness/sagad_process.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "sdk/base/strings.h"
+#include "sdk/base/uuid.h"
+#include "tests/harness/wait.h"
+
+namespace saga::testing {
+namespace {
+
+bool Has(const std::vector<std::string>& env, const std::string& name) {
+  for (const auto& e : env) {
+    if (e.rfind(name + "=", 0) == 0) return true;
+  }
+  return false;
+}
+
+std::string NewLogPath() {
+  return (std::filesystem::temp_directory_path() / ("sagad-" + NewUuid().substr(0, 8) + ".log"))
+      .string();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SagadProcess>> SagadProcess::Start(const std::string& pg_dsn,
+                                                                  std::vector<std::string> env) {
+  std::unique_ptr<SagadProcess> sagad(new SagadProcess());
+  sagad->grpc_port_ = PickFreePort();
+  sagad->http_port_ = PickFreePort();
+  if (!Has(env, "SAGAD_PG_DSN")) env.push_back("SAGAD_PG_DSN=" + pg_dsn);
+  if (!Has(env, "SAGAD_GRPC_ADDR")) {
+    env.push_back(saga::StrCat("SAGAD_GRPC_ADDR=127.0.0.1:", sagad->grpc_port_));
+  }
+  if (!Has(env, "SAGAD_HTTP_ADDR")) {
+    env.push_back(saga::StrCat("SAGAD_HTTP_ADDR=127.0.0.1:", sagad->http_port_));
+  }
+  sagad->log_path_ = NewLogPath();
+  auto child = ChildProcess::Spawn(
+      {.argv = {SAGAD_BINARY, "serve"}, .env = env, .output_path = sagad->log_path_});
+  if (!child.ok()) return child.status();
+  sagad->process_ = *std::move(child);
+  // The channel is made once sagad listens: a channel that failed to connect first waits out
+  // gRPC's reconnect backoff, which would make every start take seconds.
+  WaitFor([&] { return !sagad->process_->Running() || PortAcceptsConnections(sagad->grpc_port_); },
+          absl::Seconds(30), absl::Milliseconds(10));
+  sagad->channel_ = grpc::CreateChannel(saga::StrCat("127.0.0.1:", sagad->grpc_port_),
+                                        grpc::InsecureChannelCredentials());
+  auto health = grpc::health::v1::Health::NewStub(sagad->channel_);
+  bool serving = WaitFor(
+      [&] {
+        if (!sagad->process_->Running()) return true;
+        grpc::ClientContext context;
+        context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+        grpc::health::v1::HealthCheckRequest request;
+        grpc::health::v1::HealthCheckResponse response;
+        return health->Check(&context, request, &response).ok() &&
+               response.status() == grpc::health::v1::HealthCheckResponse::SERVING;
+      },
+      absl::Seconds(30), absl::Milliseconds(20));
+  if (!serving || !sagad->process_->Running()) {
+    return absl::UnavailableError(
+        saga::StrCat("sagad did not start serving: ", TailOfFile(sagad->log_path_)));
+  }
+  return sagad;
+}
+
+absl::StatusOr<int> SagadProcess::Run(const std::string& pg_dsn,
+                                      const std::vector<std::string>& args, std::string* output,
+                                      std::vector<std::string> env) {
+  if (!Has(env, "SAGAD_PG_DSN")) env.push_back("SAGAD_PG_DSN=" + pg_dsn);
+  std::vector<std::string> argv = {SAGAD_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::string log_path = NewLogPath();
+  auto code = RunToCompletion({.argv = argv, .env = env, .output_path = log_path},
+                              absl::Seconds(60));
+  if (output != nullptr) *output = TailOfFile(log_path, 1 << 20);
+  std::filesystem::remove(log_path);
+  return code;
+}
+
+SagadProcess::~SagadProcess() {
+  process_.reset();  // kills it if still running
+  std::filesystem::remove(log_path_);
+}
+
+std::string SagadProcess::log() const { return TailOfFile(log_path_, 1 << 20); }
+
+absl::StatusOr<int> SagadProcess::Terminate(absl::Duration timeout) {
+  process_->Signal(SIGTERM);
+  return process_->Wait(timeout);
+}
+
+}  // namespace saga::testing

@@ -1,0 +1,67 @@
+// Tests of saga::base: logs, UUIDs, the blocking executor.
+#include <atomic>
+#include <set>
+
+#include "gtest/gtest.h"
+#include "sdk/base/blocking_executor.h"
+#include "sdk/base/log.h"
+#include "sdk/base/strings.h"
+#include "sdk/base/uuid.h"
+
+namespace saga {
+namespace {
+
+TEST(UuidTest, NewUuidsAreCanonicalVersion4AndDistinct) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 1000; ++i) {
+    std::string id = NewUuid();
+    ASSERT_TRUE(IsUuid(id)) << id;
+    EXPECT_EQ(id[14], '4') << id;
+    EXPECT_TRUE(id[19] == '8' || id[19] == '9' || id[19] == 'a' || id[19] == 'b') << id;
+    seen.insert(id);
+  }
+  EXPECT_EQ(seen.size(), 1000u);
+}
+
+TEST(UuidTest, IsUuidRejectsMalformedText) {
+  EXPECT_TRUE(IsUuid("123e4567-e89b-12d3-a456-426614174000"));
+  EXPECT_TRUE(IsUuid("123E4567-E89B-12D3-A456-426614174000"));
+  EXPECT_FALSE(IsUuid(""));
+  EXPECT_FALSE(IsUuid("123e4567e89b12d3a456426614174000"));
+  EXPECT_FALSE(IsUuid("123e4567-e89b-12d3-a456-42661417400g"));
+  EXPECT_FALSE(IsUuid("123e4567-e89b-12d3-a456-4266141740000"));
+  EXPECT_FALSE(IsUuid("{123e4567-e89b-12d3-a456-426614174000}"));
+}
+
+TEST(LogTest, RedactDsnHidesPasswordsInBothForms) {
+  EXPECT_EQ(RedactDsn("postgresql://app:s3cret@db:5432/sagad"), "postgresql://app:***@db:5432/sagad");
+  EXPECT_EQ(RedactDsn("host=db user=app password=s3cret dbname=x"),
+            "host=db user=app password=*** dbname=x");
+  EXPECT_EQ(RedactDsn("host=db password='a b c' dbname=x"), "host=db password=*** dbname=x");
+  EXPECT_EQ(RedactDsn("postgresql://app@db/sagad"), "postgresql://app@db/sagad");
+}
+
+TEST(LogTest, JsonQuoteEscapesControlCharacters) {
+  EXPECT_EQ(JsonQuote("a\"b\\c\nd\x01"), "\"a\\\"b\\\\c\\nd\\u0001\"");
+}
+
+TEST(StringsTest, StrCatTakesStdStringView) {
+  std::string_view view = "view";
+  EXPECT_EQ(StrCat(view, "-", 42, "-", std::string("s")), "view-42-s");
+  std::string out = "x";
+  StrAppend(&out, view);
+  EXPECT_EQ(out, "xview");
+}
+
+TEST(BlockingExecutorTest, RunsEverythingQueuedBeforeShutdownAndRefusesAfter) {
+  BlockingExecutor executor(4);
+  std::atomic<int> ran{0};
+  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(executor.Schedule([&] { ran.fetch_add(1); }));
+  executor.Shutdown();
+  EXPECT_EQ(ran.load(), 1000);
+  EXPECT_FALSE(executor.Schedule([&] { ran.fetch_add(1); }));
+  EXPECT_EQ(ran.load(), 1000);
+}
+
+}  // namespace
+}  // namespace saga
