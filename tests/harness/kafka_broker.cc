@@ -89,6 +89,9 @@ absl::StatusOr<std::unique_ptr<KafkaBroker>> KafkaBroker::Start() {
   }
   absl::Status launched = broker->Launch();
   if (!launched.ok()) return launched;
+  std::cerr << "[harness] real Apache Kafka " << SAGAD_KAFKA_VERSION
+            << " broker (KRaft, kafka.Kafka on the JVM) serving on " << broker->bootstrap_
+            << ", pid " << broker->pid() << "\n";
   return broker;
 }
 

@@ -79,7 +79,12 @@ absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::Start() {
   for (int attempt = 0; attempt < 5; ++attempt) {
     server->port_ = PickFreePort();
     started = server->StartPostmaster();
-    if (started.ok()) return server;
+    if (started.ok()) {
+      std::cerr << "[harness] real PostgreSQL (" << server->bin_dir_ << "/postgres) serving on 127.0.0.1:"
+                << server->port_ << ", pid " << server->pid() << ", data in " << server->dir_
+                << "\n";
+      return server;
+    }
   }
   return started;
 }
