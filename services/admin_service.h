@@ -1,15 +1,22 @@
 // AdminServiceImpl serves saga.v1.AdminService. Every RPC validates its input (ids, reasons,
-// filters, page sizes); the operations come with the saga engine (#3), the relay (#4) and the
-// operations issue (#7), until then valid requests answer UNIMPLEMENTED.
+// filters, page sizes). GetHistory and ListQuarantined read the SagaStore; the operator actions
+// come with the operations issue (#7) and parked rows with the relay (#4): until then valid
+// requests for them answer UNIMPLEMENTED.
 #ifndef SAGA_SERVICES_ADMIN_SERVICE_H_
 #define SAGA_SERVICES_ADMIN_SERVICE_H_
 
+#include "coordinator/saga_store.h"
 #include "saga/v1/admin_service.grpc.pb.h"
+#include "sdk/base/blocking_executor.h"
 
 namespace saga::services {
 
 class AdminServiceImpl final : public saga::v1::AdminService::CallbackService {
  public:
+  // Both must outlive the service.
+  AdminServiceImpl(coordinator::SagaStore* store, BlockingExecutor* executor)
+      : store_(store), executor_(executor) {}
+
   grpc::ServerUnaryReactor* RetrySaga(grpc::CallbackServerContext* context,
                                       const saga::v1::RetrySagaRequest* request,
                                       saga::v1::RetrySagaResponse* response) override;
@@ -31,6 +38,10 @@ class AdminServiceImpl final : public saga::v1::AdminService::CallbackService {
   grpc::ServerUnaryReactor* RequeueParked(grpc::CallbackServerContext* context,
                                           const saga::v1::RequeueParkedRequest* request,
                                           saga::v1::RequeueParkedResponse* response) override;
+
+ private:
+  coordinator::SagaStore* const store_;
+  BlockingExecutor* const executor_;
 };
 
 }  // namespace saga::services

@@ -1,10 +1,14 @@
 #include "services/config.h"
 
+#include <unistd.h>
+
 #include <cstdint>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/numbers.h"
+#include "outbox/topic_name.h"
 #include "sdk/base/strings.h"
+#include "sdk/base/uuid.h"
 
 // Every flag defaults to empty, meaning "not given": then the environment variable, and then
 // the built-in default, decide (see config.h).
@@ -21,6 +25,11 @@ ABSL_FLAG(std::string, pg_pool_size, "", "PostgreSQL connections at most (env SA
 ABSL_FLAG(std::string, worker_threads, "",
           "threads for blocking work such as database transactions (env SAGAD_WORKER_THREADS)");
 ABSL_FLAG(std::string, log_level, "", "debug, info, warning or error (env SAGAD_LOG_LEVEL)");
+ABSL_FLAG(std::string, lease_ttl, "",
+          "how long a saga's lease lasts unrenewed, e.g. 10s (env SAGAD_LEASE_TTL)");
+ABSL_FLAG(std::string, instance_id, "", "this process's unique name (env SAGAD_INSTANCE_ID)");
+ABSL_FLAG(std::string, events_topic, "",
+          "Kafka topic of saga lifecycle events (env SAGAD_EVENTS_TOPIC)");
 ABSL_FLAG(std::string, shutdown_grace, "",
           "how long calls in flight may finish at shutdown, e.g. 5s (env SAGAD_SHUTDOWN_GRACE)");
 
@@ -87,6 +96,22 @@ absl::StatusOr<ServerConfig> LoadConfig(const std::function<const char*(const ch
       config.shutdown_grace < absl::ZeroDuration() || config.shutdown_grace > absl::Minutes(10)) {
     return absl::InvalidArgumentError(saga::StrCat(
         "SAGAD_SHUTDOWN_GRACE: \"", grace, "\" must be a duration from 0s to 10m, e.g. 5s"));
+  }
+  std::string ttl = Setting(FLAGS_lease_ttl, "SAGAD_LEASE_TTL", "10s", getenv);
+  if (!absl::ParseDuration(ttl, &config.lease_ttl) || config.lease_ttl < absl::Milliseconds(300) ||
+      config.lease_ttl > absl::Minutes(10)) {
+    return absl::InvalidArgumentError(saga::StrCat(
+        "SAGAD_LEASE_TTL: \"", ttl, "\" must be a duration from 300ms to 10m, e.g. 10s"));
+  }
+  char host[256] = "sagad";
+  gethostname(host, sizeof(host) - 1);
+  config.instance_id = Setting(FLAGS_instance_id, "SAGAD_INSTANCE_ID",
+                               saga::StrCat(host, "-", NewUuid().substr(0, 8)).c_str(), getenv);
+  config.events_topic =
+      Setting(FLAGS_events_topic, "SAGAD_EVENTS_TOPIC", "sagad.saga-events", getenv);
+  if (absl::Status s = outbox::ValidateTopicName(config.events_topic, "SAGAD_EVENTS_TOPIC");
+      !s.ok()) {
+    return s;
   }
   std::string level = Setting(FLAGS_log_level, "SAGAD_LOG_LEVEL", "info", getenv);
   if (level == "debug") {

@@ -3,15 +3,19 @@
 
 #include <string>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
+#include "absl/time/clock.h"
+#include "sdk/base/uuid.h"
 #include "services/not_built_yet.h"
 #include "services/page_token.h"
 #include "services/unary_call.h"
+#include "services/watch_saga_reactor.h"
 
 namespace saga::services {
 namespace {
 constexpr char kDefinitionsToken[] = "definitions";
-constexpr char kEngine[] = "the saga engine (issue #3)";
+constexpr char kSagasToken[] = "sagas";
 }  // namespace
 
 grpc::ServerUnaryReactor* SagaServiceImpl::RegisterDefinition(
@@ -77,36 +81,126 @@ grpc::ServerUnaryReactor* SagaServiceImpl::ListDefinitions(
 
 grpc::ServerUnaryReactor* SagaServiceImpl::StartSaga(grpc::CallbackServerContext* context,
                                                      const saga::v1::StartSagaRequest* request,
-                                                     saga::v1::StartSagaResponse*) {
-  return NotBuiltYet(context, ValidateRequest(*request, limits_), "StartSaga", kEngine);
+                                                     saga::v1::StartSagaResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::Status s = ValidateRequest(*request, limits_); !s.ok()) return FinishNow(reactor, s);
+  std::string traceparent;
+  auto trace = context->client_metadata().find("traceparent");
+  if (trace != context->client_metadata().end()) {
+    traceparent.assign(trace->second.data(), trace->second.size());
+  }
+  // Waiting ends a little before the caller's deadline, so the answer still reaches it.
+  absl::Time wait_until = absl::Now() + absl::Minutes(5);
+  if (context->deadline() != std::chrono::system_clock::time_point::max()) {
+    wait_until = std::min(wait_until, absl::FromChrono(context->deadline()) - absl::Milliseconds(50));
+  }
+  const bool wait = request->wait_for_completion();
+  bool scheduled = executor_->Schedule([this, request, response, reactor, traceparent, wait,
+                                        wait_until] {
+    engine_->StartSaga(*request, traceparent,
+                       [this, response, reactor, wait,
+                        wait_until](absl::StatusOr<coordinator::StartResult> started) {
+      if (!started.ok()) {
+        reactor->Finish(ToGrpcStatus(started.status()));
+        return;
+      }
+      response->set_created(started->created);
+      *response->mutable_saga() = std::move(started->saga);
+      if (!wait) {
+        reactor->Finish(grpc::Status::OK);
+        return;
+      }
+      engine_->AwaitEnd(response->saga().saga_id(), wait_until,
+                        [response, reactor](absl::StatusOr<saga::v1::Saga> saga) {
+                          if (saga.ok()) *response->mutable_saga() = *std::move(saga);
+                          reactor->Finish(ToGrpcStatus(saga.status()));
+                        });
+    });
+  });
+  if (!scheduled) {
+    return FinishNow(reactor, absl::UnavailableError("sagad is shutting down; retry"));
+  }
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* SagaServiceImpl::GetSaga(grpc::CallbackServerContext* context,
                                                    const saga::v1::GetSagaRequest* request,
-                                                   saga::v1::GetSagaResponse*) {
-  return NotBuiltYet(context, ValidateRequest(*request), "GetSaga", kEngine);
+                                                   saga::v1::GetSagaResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::Status s = ValidateRequest(*request); !s.ok()) return FinishNow(reactor, s);
+  return RunBlocking(executor_, reactor, [this, request, response]() -> absl::Status {
+    auto saga = store_->Get(absl::AsciiStrToLower(request->saga_id()));
+    if (!saga.ok()) return saga.status();
+    *response->mutable_saga() = *std::move(saga);
+    return absl::OkStatus();
+  });
 }
 
 grpc::ServerUnaryReactor* SagaServiceImpl::ListSagas(grpc::CallbackServerContext* context,
                                                      const saga::v1::ListSagasRequest* request,
-                                                     saga::v1::ListSagasResponse*) {
-  return NotBuiltYet(context, ValidateRequest(*request), "ListSagas", kEngine);
+                                                     saga::v1::ListSagasResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::Status s = ValidateRequest(*request); !s.ok()) return FinishNow(reactor, s);
+  coordinator::SagaQuery query;
+  for (int state : request->states()) query.states.push_back(state);
+  query.definition_name = request->definition_name();
+  auto to_time = [](const google::protobuf::Timestamp& t) {
+    return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+  };
+  if (request->has_created_after()) query.created_after = to_time(request->created_after());
+  if (request->has_created_before()) query.created_before = to_time(request->created_before());
+  for (const auto& [key, value] : request->labels()) query.labels.emplace_back(key, value);
+  query.limit = EffectivePageSize(request->page_size());
+  if (!request->page_token().empty()) {
+    auto cursor = DecodePageToken(request->page_token(), kSagasToken, 2);
+    if (!cursor.ok()) return FinishNow(reactor, cursor.status());
+    int64_t micros;
+    if (!absl::SimpleAtoi((*cursor)[0], &micros) || !IsUuid((*cursor)[1])) {
+      return FinishNow(reactor, absl::InvalidArgumentError("page_token: is damaged"));
+    }
+    query.after = std::make_pair(absl::FromUnixMicros(micros), (*cursor)[1]);
+  }
+  return RunBlocking(executor_, reactor, [this, query, response]() -> absl::Status {
+    auto page = store_->List(query);
+    if (!page.ok()) return page.status();
+    for (auto& saga : page->sagas) *response->add_sagas() = std::move(saga);
+    if (page->more) {
+      const auto& last = response->sagas(response->sagas_size() - 1);
+      const int64_t micros = last.create_time().seconds() * 1000000 + last.create_time().nanos() / 1000;
+      response->set_next_page_token(
+          EncodePageToken(kSagasToken, {std::to_string(micros), last.saga_id()}));
+    }
+    return absl::OkStatus();
+  });
 }
 
 grpc::ServerWriteReactor<saga::v1::WatchSagaResponse>* SagaServiceImpl::WatchSaga(
     grpc::CallbackServerContext*, const saga::v1::WatchSagaRequest* request) {
   absl::Status status = ValidateRequest(*request);
-  if (status.ok()) {
-    status = absl::UnimplementedError(
-        saga::StrCat("WatchSaga is valid, but this sagad does not provide ", kEngine, " yet"));
+  if (!status.ok()) {
+    return new FinishedWriter<saga::v1::WatchSagaResponse>(ToGrpcStatus(status));
   }
-  return new FinishedWriter<saga::v1::WatchSagaResponse>(ToGrpcStatus(status));
+  return new WatchSagaReactor(engine_, store_, executor_,
+                              absl::AsciiStrToLower(request->saga_id()), request->after_sequence());
 }
 
 grpc::ServerUnaryReactor* SagaServiceImpl::AbortSaga(grpc::CallbackServerContext* context,
                                                      const saga::v1::AbortSagaRequest* request,
-                                                     saga::v1::AbortSagaResponse*) {
-  return NotBuiltYet(context, ValidateRequest(*request), "AbortSaga", kEngine);
+                                                     saga::v1::AbortSagaResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::Status s = ValidateRequest(*request); !s.ok()) return FinishNow(reactor, s);
+  bool scheduled = executor_->Schedule([this, request, response, reactor] {
+    // Until authentication lands (issue #7) the actor is the caller's stated reason's author.
+    engine_->Abort(absl::AsciiStrToLower(request->saga_id()), "api-caller", request->reason(),
+                   [response, reactor](absl::StatusOr<saga::v1::Saga> saga) {
+                     if (saga.ok()) *response->mutable_saga() = *std::move(saga);
+                     reactor->Finish(ToGrpcStatus(saga.status()));
+                   });
+  });
+  if (!scheduled) {
+    return FinishNow(reactor, absl::UnavailableError("sagad is shutting down; retry"));
+  }
+  return reactor;
 }
 
 }  // namespace saga::services

@@ -1,11 +1,13 @@
-// SagaServiceImpl serves saga.v1.SagaService. Definitions are served for real (through the
-// DefinitionRegistry, persisted in PostgreSQL); the saga RPCs validate their input and answer
-// UNIMPLEMENTED until the saga engine lands. Handlers never block a gRPC thread: database work
-// runs on the BlockingExecutor.
+// SagaServiceImpl serves saga.v1.SagaService: definitions through the DefinitionRegistry, sagas
+// through the SagaEngine (start, abort, watch) and the SagaStore (get, list). Every request is
+// validated first. Handlers never block a gRPC thread: database work runs on the
+// BlockingExecutor, and StartSaga answers from the engine's commit callback.
 #ifndef SAGA_SERVICES_SAGA_SERVICE_H_
 #define SAGA_SERVICES_SAGA_SERVICE_H_
 
 #include "coordinator/definition_registry.h"
+#include "coordinator/saga_engine.h"
+#include "coordinator/saga_store.h"
 #include "saga/v1/saga_service.grpc.pb.h"
 #include "sdk/base/blocking_executor.h"
 #include "services/request_validation.h"
@@ -14,10 +16,11 @@ namespace saga::services {
 
 class SagaServiceImpl final : public saga::v1::SagaService::CallbackService {
  public:
-  // Both must outlive the service.
-  SagaServiceImpl(coordinator::DefinitionRegistry* registry, BlockingExecutor* executor,
-                  RequestLimits limits)
-      : registry_(registry), executor_(executor), limits_(limits) {}
+  // Every pointer must outlive the service.
+  SagaServiceImpl(coordinator::DefinitionRegistry* registry, coordinator::SagaEngine* engine,
+                  coordinator::SagaStore* store, BlockingExecutor* executor, RequestLimits limits)
+      : registry_(registry), engine_(engine), store_(store), executor_(executor),
+        limits_(limits) {}
 
   grpc::ServerUnaryReactor* RegisterDefinition(
       grpc::CallbackServerContext* context, const saga::v1::RegisterDefinitionRequest* request,
@@ -45,6 +48,8 @@ class SagaServiceImpl final : public saga::v1::SagaService::CallbackService {
 
  private:
   coordinator::DefinitionRegistry* const registry_;
+  coordinator::SagaEngine* const engine_;
+  coordinator::SagaStore* const store_;
   BlockingExecutor* const executor_;
   const RequestLimits limits_;
 };

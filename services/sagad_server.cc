@@ -31,6 +31,14 @@ absl::StatusOr<std::unique_ptr<SagadServer>> SagadServer::Start(const ServerConf
       std::make_unique<coordinator::pg::PgDefinitionStore>(server->pool_.get());
   server->registry_ =
       std::make_unique<coordinator::DefinitionRegistry>(server->definition_store_.get());
+  server->saga_store_ =
+      std::make_unique<coordinator::pg::PgSagaStore>(server->pool_.get(), config.events_topic);
+  server->invoker_ = std::make_unique<coordinator::grpc_invoker::GrpcParticipantInvoker>();
+  server->engine_ = std::make_unique<coordinator::SagaEngine>(
+      server->saga_store_.get(), server->registry_.get(), server->invoker_.get(), &server->clock_,
+      coordinator::EngineOptions{.instance_id = config.instance_id,
+                                 .lease_ttl = config.lease_ttl});
+  server->engine_->Start();
 
   if (config.embedded_kafka()) {
     auto cluster = outbox::kafka::EmbeddedCluster::Start(1);
@@ -44,13 +52,15 @@ absl::StatusOr<std::unique_ptr<SagadServer>> SagadServer::Start(const ServerConf
 
   server->executor_ = std::make_unique<BlockingExecutor>(config.worker_threads);
   RequestLimits limits{.max_payload_bytes = config.max_payload_bytes};
-  server->saga_service_ =
-      std::make_unique<SagaServiceImpl>(server->registry_.get(), server->executor_.get(), limits);
+  server->saga_service_ = std::make_unique<SagaServiceImpl>(
+      server->registry_.get(), server->engine_.get(), server->saga_store_.get(),
+      server->executor_.get(), limits);
   server->tcc_service_ = std::make_unique<TccServiceImpl>(limits);
   outbox::MessageLimits message_limits;
   message_limits.max_payload_bytes = config.max_payload_bytes;
   server->outbox_service_ = std::make_unique<OutboxServiceImpl>(message_limits);
-  server->admin_service_ = std::make_unique<AdminServiceImpl>();
+  server->admin_service_ =
+      std::make_unique<AdminServiceImpl>(server->saga_store_.get(), server->executor_.get());
 
   // Links health.proto's descriptors in, so reflection can describe grpc.health.v1.Health.
   (void)grpc::health::v1::HealthCheckRequest::descriptor();
@@ -92,7 +102,7 @@ absl::StatusOr<std::unique_ptr<SagadServer>> SagadServer::Start(const ServerConf
     http_port = saga::StrCat(server->http_->port());
   }
   LogInfo("sagad serving",
-          {{"grpc_addr", config.grpc_addr}, {"grpc_port", saga::StrCat(port)},
+          {{"instance_id", config.instance_id}, {"grpc_addr", config.grpc_addr}, {"grpc_port", saga::StrCat(port)},
            {"http_port", http_port}, {"pg", RedactDsn(config.pg_dsn)},
            {"kafka", config.embedded_kafka() ? server->embedded_kafka_->bootstrap_servers()
                                              : config.kafka_brokers}});
@@ -105,7 +115,9 @@ std::string SagadServer::MetricsText() const {
       "# HELP sagad_db_pool_connections PostgreSQL connections by state.\n",
       "# TYPE sagad_db_pool_connections gauge\n", "sagad_db_pool_connections{state=\"open\"} ",
       pool_->open_connections(), "\n", "sagad_db_pool_connections{state=\"busy\"} ",
-      pool_->busy_connections(), "\n");
+      pool_->busy_connections(), "\n",
+      "# HELP sagad_live_sagas Sagas this instance drives now.\n",
+      "# TYPE sagad_live_sagas gauge\n", "sagad_live_sagas ", engine_->live_sagas(), "\n");
 }
 
 SagadServer::~SagadServer() { Shutdown(); }
@@ -123,6 +135,8 @@ void SagadServer::Shutdown() {
   LogDebug("gRPC stopped");
   if (executor_) executor_->Shutdown();
   LogDebug("blocking work drained");
+  if (engine_) engine_->Stop();
+  LogDebug("saga engine stopped");
   if (http_) http_->Stop();
   LogDebug("HTTP stopped");
   embedded_kafka_.reset();

@@ -13,7 +13,10 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "coordinator/definition_registry.h"
+#include "coordinator/grpc/grpc_participant_invoker.h"
 #include "coordinator/pg/pg_definition_store.h"
+#include "coordinator/pg/pg_saga_store.h"
+#include "coordinator/saga_engine.h"
 #include "outbox/kafka/embedded_cluster.h"
 #include "sdk/base/blocking_executor.h"
 #include "sdk/pg/connection_pool.h"
@@ -44,6 +47,10 @@ class SagadServer {
   std::unique_ptr<pg::ConnectionPool> pool_;
   std::unique_ptr<coordinator::pg::PgDefinitionStore> definition_store_;
   std::unique_ptr<coordinator::DefinitionRegistry> registry_;
+  std::unique_ptr<coordinator::pg::PgSagaStore> saga_store_;
+  std::unique_ptr<coordinator::grpc_invoker::GrpcParticipantInvoker> invoker_;
+  RealClock clock_;
+  std::unique_ptr<coordinator::SagaEngine> engine_;
   std::unique_ptr<outbox::kafka::EmbeddedCluster> embedded_kafka_;
   std::unique_ptr<BlockingExecutor> executor_;
   std::unique_ptr<SagaServiceImpl> saga_service_;

@@ -1,0 +1,375 @@
+#include "coordinator/pg/pg_saga_store.h"
+
+#include <pqxx/pqxx>
+
+#include "coordinator/saga_machine.h"
+#include "sdk/base/log.h"
+#include "sdk/base/strings.h"
+#include "sdk/pg/array_literal.h"
+
+namespace saga::coordinator::pg {
+namespace {
+
+using saga::pg::ArrayLiteral;
+
+std::string TimestampText(const google::protobuf::Timestamp& t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ",
+                          absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos()),
+                          absl::UTCTimeZone());
+}
+
+std::string LabelsJson(const saga::v1::Saga& saga) {
+  std::string json = "{";
+  for (const auto& [key, value] : saga.labels()) {
+    if (json.size() > 1) json += ",";
+    json += JsonQuote(key) + ":" + JsonQuote(value);
+  }
+  return json + "}";
+}
+
+int64_t Millis(absl::Duration d) { return absl::ToInt64Milliseconds(d); }
+
+constexpr char kClaimedColumns[] =
+    "snapshot, request, lease_epoch, history_seq, "
+    "(extract(epoch FROM deadline_at) * 1000000)::bigint";
+
+absl::StatusOr<saga::v1::Saga> ParseSnapshot(const pqxx::field& field);
+
+absl::StatusOr<StoredSaga> ParseClaimed(const pqxx::row& row) {
+  StoredSaga s;
+  auto snapshot = ParseSnapshot(row[0]);
+  if (!snapshot.ok()) return snapshot.status();
+  s.saga = *std::move(snapshot);
+  s.request = pqxx::binarystring(row[1]).str();
+  s.lease_epoch = row[2].as<int64_t>();
+  s.history_seq = row[3].as<uint64_t>();
+  if (!row[4].is_null()) s.deadline = absl::FromUnixMicros(row[4].as<int64_t>());
+  return s;
+}
+
+absl::StatusOr<saga::v1::Saga> ParseSnapshot(const pqxx::field& field) {
+  pqxx::binarystring bytes(field);
+  saga::v1::Saga saga;
+  if (!saga.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::DataLossError("a stored saga snapshot does not parse");
+  }
+  return saga;
+}
+
+}  // namespace
+
+absl::StatusOr<CommitResult> PgSagaStore::Commit(const std::vector<SagaWrite>& writes,
+                                                 const std::string& owner, absl::Duration lease) {
+  CommitResult result;
+  absl::Status status = pool_->Run("committing saga transitions", [&](pqxx::connection& conn) {
+    pqxx::work tx(conn);
+    result = CommitResult{};
+    ArrayLiteral c_id, c_name, c_version, c_state, c_key, c_labels, c_request, c_snapshot,
+        c_error, c_created, c_terminal, c_deadline, c_seq;
+    ArrayLiteral u_id, u_epoch, u_state, u_snapshot, u_error, u_terminal, u_seq;
+    std::vector<const SagaWrite*> creates;
+    for (const SagaWrite& w : writes) {
+      const saga::v1::Saga& s = w.snapshot;
+      const uint64_t seq = w.events.empty() ? 0 : w.events.back().sequence();
+      const bool terminal = SagaMachine::IsTerminal(s.state());
+      std::string bytes = s.SerializeAsString();
+      if (w.create) {
+        creates.push_back(&w);
+        c_id.AddText(s.saga_id());
+        c_name.AddText(s.definition_name());
+        c_version.AddInt(s.definition_version());
+        c_state.AddInt(s.state());
+        if (s.idempotency_key().empty()) {
+          c_key.AddNull();
+        } else {
+          c_key.AddText(s.idempotency_key());
+        }
+        c_labels.AddText(LabelsJson(s));
+        c_request.AddBytea(w.request);
+        c_snapshot.AddBytea(bytes);
+        c_error.AddText(s.error());
+        c_created.AddText(TimestampText(s.create_time()));
+        c_terminal.AddText(terminal ? "t" : "f");
+        if (w.deadline == absl::InfiniteFuture()) {
+          c_deadline.AddNull();
+        } else {
+          c_deadline.AddText(absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", w.deadline,
+                                              absl::UTCTimeZone()));
+        }
+        c_seq.AddInt(static_cast<int64_t>(seq));
+      } else {
+        u_id.AddText(s.saga_id());
+        u_epoch.AddInt(w.lease_epoch);
+        u_state.AddInt(s.state());
+        u_snapshot.AddBytea(bytes);
+        u_error.AddText(s.error());
+        u_terminal.AddText(terminal ? "t" : "f");
+        u_seq.AddInt(static_cast<int64_t>(seq));
+      }
+    }
+    absl::flat_hash_set<std::string> rejected;  // writes whose history must not be appended
+    if (!creates.empty()) {
+      pqxx::result inserted = tx.exec_params(
+          "INSERT INTO sagas (saga_id, definition_name, definition_version, state, "
+          "idempotency_key, labels, request, snapshot, error, created_at, updated_at, ended_at, "
+          "deadline_at, history_seq, owner, lease_epoch, lease_expires_at) "
+          "SELECT u.id, u.name, u.version, u.state, u.key, u.labels, u.request, u.snapshot, "
+          "u.error, u.created, now(), CASE WHEN u.terminal THEN now() END, u.deadline, u.seq, "
+          "$14, 1, now() + $15 * interval '1 millisecond' "
+          "FROM unnest($1::uuid[], $2::text[], $3::int[], $4::smallint[], $5::text[], "
+          "$6::jsonb[], $7::bytea[], $8::bytea[], $9::text[], $10::timestamptz[], $11::bool[], "
+          "$12::timestamptz[], $13::bigint[]) "
+          "AS u(id, name, version, state, key, labels, request, snapshot, error, created, "
+          "terminal, deadline, seq) "
+          "ON CONFLICT DO NOTHING RETURNING saga_id::text",
+          c_id.str(), c_name.str(), c_version.str(), c_state.str(), c_key.str(), c_labels.str(),
+          c_request.str(), c_snapshot.str(), c_error.str(), c_created.str(), c_terminal.str(),
+          c_deadline.str(), c_seq.str(), owner, Millis(lease));
+      absl::flat_hash_set<std::string> ok;
+      for (const auto& row : inserted) ok.insert(row[0].as<std::string>());
+      ArrayLiteral keys;
+      for (const SagaWrite* w : creates) {
+        if (ok.contains(w->snapshot.saga_id())) continue;
+        rejected.insert(w->snapshot.saga_id());
+        keys.AddText(w->snapshot.idempotency_key());
+      }
+      if (keys.size() > 0) {
+        absl::flat_hash_map<std::string, std::string> holder;  // key -> saga id
+        for (const auto& row : tx.exec_params(
+                 "SELECT idempotency_key, saga_id::text FROM sagas "
+                 "WHERE idempotency_key = ANY($1::text[])",
+                 keys.str())) {
+          holder[row[0].as<std::string>()] = row[1].as<std::string>();
+        }
+        for (const SagaWrite* w : creates) {
+          if (ok.contains(w->snapshot.saga_id())) continue;
+          auto it = holder.find(w->snapshot.idempotency_key());
+          if (it == holder.end()) {
+            return absl::InternalError(saga::StrCat("saga ", w->snapshot.saga_id(),
+                                                    " was not inserted and holds no known key"));
+          }
+          result.duplicates[w->snapshot.saga_id()] = it->second;
+        }
+      }
+    }
+    if (u_id.size() > 0) {
+      pqxx::result updated = tx.exec_params(
+          "UPDATE sagas s SET state = u.state, snapshot = u.snapshot, error = u.error, "
+          "updated_at = now(), ended_at = CASE WHEN u.terminal THEN coalesce(s.ended_at, now()) "
+          "END, history_seq = greatest(s.history_seq, u.seq), "
+          "lease_expires_at = now() + $9 * interval '1 millisecond' "
+          "FROM unnest($1::uuid[], $2::bigint[], $3::smallint[], $4::bytea[], $5::text[], "
+          "$6::bool[], $7::bigint[]) AS u(id, epoch, state, snapshot, error, terminal, seq) "
+          "WHERE s.saga_id = u.id AND s.lease_epoch = u.epoch AND s.owner = $8 "
+          "RETURNING s.saga_id::text",
+          u_id.str(), u_epoch.str(), u_state.str(), u_snapshot.str(), u_error.str(),
+          u_terminal.str(), u_seq.str(), owner, Millis(lease));
+      absl::flat_hash_set<std::string> ok;
+      for (const auto& row : updated) ok.insert(row[0].as<std::string>());
+      for (const SagaWrite& w : writes) {
+        if (!w.create && !ok.contains(w.snapshot.saga_id())) {
+          result.fenced.insert(w.snapshot.saga_id());
+          rejected.insert(w.snapshot.saga_id());
+        }
+      }
+    }
+    ArrayLiteral h_id, h_seq, h_event, o_key, o_payload, o_message_id;
+    for (const SagaWrite& w : writes) {
+      if (rejected.contains(w.snapshot.saga_id())) continue;
+      for (const saga::v1::SagaEvent& e : w.events) {
+        std::string bytes = e.SerializeAsString();
+        h_id.AddText(w.snapshot.saga_id());
+        h_seq.AddInt(static_cast<int64_t>(e.sequence()));
+        h_event.AddBytea(bytes);
+        o_key.AddBytea(w.snapshot.saga_id());
+        o_payload.AddBytea(bytes);
+        o_message_id.AddText(saga::StrCat(w.snapshot.saga_id(), "/", e.sequence()));
+      }
+    }
+    if (h_id.size() > 0) {
+      tx.exec_params(
+          "INSERT INTO saga_history (saga_id, seq, event) "
+          "SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bytea[])",
+          h_id.str(), h_seq.str(), h_event.str());
+      tx.exec_params(
+          "INSERT INTO outbox (topic, msg_key, payload, headers, message_id) "
+          "SELECT $1, k, p, $2::jsonb, m FROM unnest($3::bytea[], $4::bytea[], $5::text[]) "
+          "AS u(k, p, m)",
+          events_topic_, R"({"content-type":"application/x-protobuf;type=saga.v1.SagaEvent"})",
+          o_key.str(), o_payload.str(), o_message_id.str());
+    }
+    tx.commit();
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return result;
+}
+
+absl::StatusOr<std::vector<StoredSaga>> PgSagaStore::ClaimExpired(const std::string& owner,
+                                                                  absl::Duration lease,
+                                                                  int limit) {
+  std::vector<StoredSaga> claimed;
+  absl::Status status = pool_->Run("claiming sagas with expired leases", [&](pqxx::connection& conn) {
+    pqxx::work tx(conn);
+    pqxx::result rows = tx.exec_params(
+        "UPDATE sagas SET owner = $1, lease_epoch = lease_epoch + 1, "
+        "lease_expires_at = now() + $2 * interval '1 millisecond' "
+        "WHERE saga_id IN (SELECT saga_id FROM sagas WHERE state IN (1, 2) "
+        "AND lease_expires_at < now() ORDER BY lease_expires_at LIMIT $3 FOR UPDATE SKIP LOCKED) "
+        "RETURNING " + std::string(kClaimedColumns),
+        owner, Millis(lease), limit);
+    claimed.clear();
+    for (const auto& row : rows) {
+      auto s = ParseClaimed(row);
+      if (!s.ok()) return s.status();
+      claimed.push_back(*std::move(s));
+    }
+    tx.commit();
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return claimed;
+}
+
+absl::StatusOr<StoredSaga> PgSagaStore::ClaimOne(const std::string& saga_id,
+                                                 const std::string& owner,
+                                                 absl::Duration lease) {
+  absl::StatusOr<StoredSaga> claimed = absl::NotFoundError(saga::StrCat("no saga has id ", saga_id));
+  absl::Status status = pool_->Run("taking over a saga", [&](pqxx::connection& conn) {
+    pqxx::work tx(conn);
+    pqxx::result rows = tx.exec_params(
+        "UPDATE sagas SET owner = $2, lease_epoch = lease_epoch + 1, "
+        "lease_expires_at = now() + $3 * interval '1 millisecond' "
+        "WHERE saga_id = $1 AND state IN (1, 2) RETURNING " + std::string(kClaimedColumns),
+        saga_id, owner, Millis(lease));
+    if (!rows.empty()) {
+      claimed = ParseClaimed(rows[0]);
+    } else {
+      pqxx::result state = tx.exec_params("SELECT state FROM sagas WHERE saga_id = $1", saga_id);
+      if (!state.empty()) {
+        claimed = absl::FailedPreconditionError(saga::StrCat(
+            "saga ", saga_id, " is ",
+            saga::v1::SagaState_Name(static_cast<saga::v1::SagaState>(state[0][0].as<int>())),
+            "; only a running saga can be aborted"));
+      }
+    }
+    tx.commit();
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return claimed;
+}
+
+absl::Status PgSagaStore::RenewLeases(const std::string& owner, absl::Duration lease) {
+  return pool_->Run("renewing leases", [&](pqxx::connection& conn) {
+    pqxx::work tx(conn);
+    tx.exec_params(
+        "UPDATE sagas SET lease_expires_at = now() + $2 * interval '1 millisecond' "
+        "WHERE owner = $1 AND state IN (1, 2)",
+        owner, Millis(lease));
+    tx.commit();
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::optional<saga::v1::Saga>> PgSagaStore::FindByIdempotencyKey(
+    const std::string& idempotency_key) {
+  std::optional<saga::v1::Saga> found;
+  absl::Status status = pool_->Run("finding a saga by idempotency key", [&](pqxx::connection& conn) {
+    pqxx::read_transaction tx(conn);
+    pqxx::result rows =
+        tx.exec_params("SELECT snapshot FROM sagas WHERE idempotency_key = $1", idempotency_key);
+    if (rows.empty()) return absl::OkStatus();
+    auto saga = ParseSnapshot(rows[0][0]);
+    if (!saga.ok()) return saga.status();
+    found = *std::move(saga);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return found;
+}
+
+absl::StatusOr<saga::v1::Saga> PgSagaStore::Get(const std::string& saga_id) {
+  absl::StatusOr<saga::v1::Saga> found =
+      absl::NotFoundError(saga::StrCat("no saga has id ", saga_id));
+  absl::Status status = pool_->Run("reading a saga", [&](pqxx::connection& conn) {
+    pqxx::read_transaction tx(conn);
+    pqxx::result rows = tx.exec_params("SELECT snapshot FROM sagas WHERE saga_id = $1", saga_id);
+    if (!rows.empty()) found = ParseSnapshot(rows[0][0]);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return found;
+}
+
+absl::StatusOr<SagaPage> PgSagaStore::List(const SagaQuery& query) {
+  SagaPage page;
+  ArrayLiteral states;
+  for (int s : query.states) states.AddInt(s);
+  std::string labels = "{";
+  for (const auto& [key, value] : query.labels) {
+    if (labels.size() > 1) labels += ",";
+    labels += JsonQuote(key) + ":" + JsonQuote(value);
+  }
+  labels += "}";
+  auto time_text = [](const std::optional<absl::Time>& t) {
+    return t ? absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", *t, absl::UTCTimeZone()) : "";
+  };
+  const int64_t after_micros = query.after ? absl::ToUnixMicros(query.after->first) : 0;
+  const std::string after_id = query.after ? query.after->second : "";
+  absl::Status status = pool_->Run("listing sagas", [&](pqxx::connection& conn) {
+    pqxx::read_transaction tx(conn);
+    pqxx::result rows = tx.exec_params(
+        "SELECT snapshot FROM sagas "
+        "WHERE (cardinality($1::smallint[]) = 0 OR state = ANY($1::smallint[])) "
+        "AND ($2 = '' OR definition_name = $2) "
+        "AND ($3 = '' OR created_at >= $3::timestamptz) "
+        "AND ($4 = '' OR created_at < $4::timestamptz) "
+        "AND labels @> $5::jsonb "
+        "AND ($7 = '' OR (created_at, saga_id) < "
+        "('epoch'::timestamptz + $6 * interval '1 microsecond', NULLIF($7, '')::uuid)) "
+        "ORDER BY created_at DESC, saga_id DESC LIMIT $8",
+        states.str(), query.definition_name, time_text(query.created_after),
+        time_text(query.created_before), labels, after_micros, after_id, query.limit + 1);
+    for (const auto& row : rows) {
+      if (static_cast<int>(page.sagas.size()) == query.limit) {
+        page.more = true;
+        break;
+      }
+      auto saga = ParseSnapshot(row[0]);
+      if (!saga.ok()) return saga.status();
+      page.sagas.push_back(*std::move(saga));
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return page;
+}
+
+absl::StatusOr<std::vector<saga::v1::SagaEvent>> PgSagaStore::History(const std::string& saga_id,
+                                                                      uint64_t after_sequence,
+                                                                      int limit) {
+  std::vector<saga::v1::SagaEvent> events;
+  bool exists = true;
+  absl::Status status = pool_->Run("reading a saga's history", [&](pqxx::connection& conn) {
+    pqxx::read_transaction tx(conn);
+    pqxx::result rows = tx.exec_params(
+        "SELECT event FROM saga_history WHERE saga_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        saga_id, static_cast<int64_t>(after_sequence), limit);
+    for (const auto& row : rows) {
+      pqxx::binarystring bytes(row[0]);
+      if (!events.emplace_back().ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+        return absl::DataLossError("a stored history event does not parse");
+      }
+    }
+    if (events.empty()) {
+      exists = !tx.exec_params("SELECT 1 FROM sagas WHERE saga_id = $1", saga_id).empty();
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  if (!exists) return absl::NotFoundError(saga::StrCat("no saga has id ", saga_id));
+  return events;
+}
+
+}  // namespace saga::coordinator::pg
