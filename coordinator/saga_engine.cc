@@ -273,6 +273,11 @@ void SagaEngine::RunCommitter() {
     if (writes.empty()) continue;
 
     auto result = store_->Commit(writes, options_.instance_id, options_.lease_ttl);
+    // ABORTED (a deadlock or serialization failure) rolled everything back: try again.
+    for (int retry = 0; retry < 3 && result.status().code() == absl::StatusCode::kAborted;
+         ++retry) {
+      result = store_->Commit(writes, options_.instance_id, options_.lease_ttl);
+    }
     if (!result.ok()) {
       LogError("commit failed; the sagas of the batch are dropped from memory and recovered "
                "when their leases expire",

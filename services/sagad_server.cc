@@ -36,8 +36,12 @@ absl::StatusOr<std::unique_ptr<SagadServer>> SagadServer::Start(const ServerConf
   server->invoker_ = std::make_unique<coordinator::grpc_invoker::GrpcParticipantInvoker>();
   server->engine_ = std::make_unique<coordinator::SagaEngine>(
       server->saga_store_.get(), server->registry_.get(), server->invoker_.get(), &server->clock_,
-      coordinator::EngineOptions{.instance_id = config.instance_id,
-                                 .lease_ttl = config.lease_ttl});
+      coordinator::EngineOptions{
+          .instance_id = config.instance_id,
+          .lease_ttl = config.lease_ttl,
+          // Expired leases are looked for often enough that a dead instance's sagas resume
+          // within the TTL plus a fraction of it.
+          .recovery_interval = std::min(absl::Seconds(1), config.lease_ttl / 4)});
   server->engine_->Start();
 
   if (config.embedded_kafka()) {

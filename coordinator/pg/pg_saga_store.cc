@@ -263,9 +263,12 @@ absl::StatusOr<StoredSaga> PgSagaStore::ClaimOne(const std::string& saga_id,
 absl::Status PgSagaStore::RenewLeases(const std::string& owner, absl::Duration lease) {
   return pool_->Run("renewing leases", [&](pqxx::connection& conn) {
     pqxx::work tx(conn);
+    // SKIP LOCKED: a row locked now is being committed, which extends its lease anyway; and
+    // waiting for it could deadlock with that commit.
     tx.exec_params(
         "UPDATE sagas SET lease_expires_at = now() + $2 * interval '1 millisecond' "
-        "WHERE owner = $1 AND state IN (1, 2)",
+        "WHERE saga_id IN (SELECT saga_id FROM sagas WHERE owner = $1 AND state IN (1, 2) "
+        "FOR UPDATE SKIP LOCKED)",
         owner, Millis(lease));
     tx.commit();
     return absl::OkStatus();

@@ -189,4 +189,29 @@ void RecordingParticipant::RunDelays() {
   }
 }
 
+std::vector<std::string> InvariantOneViolations(const saga::v1::Saga& saga,
+                                                RecordingParticipant& participant) {
+  std::vector<std::string> violations;
+  auto effects = participant.effects();
+  for (const auto& step : saga.steps()) {
+    auto it = effects.find({saga.saga_id(), step.name()});
+    RecordingParticipant::Effects e =
+        it == effects.end() ? RecordingParticipant::Effects{} : it->second;
+    auto violation = [&](const std::string& what) {
+      violations.push_back(saga::StrCat("saga ", saga.saga_id(), " (",
+                                        saga::v1::SagaState_Name(saga.state()), ") step ",
+                                        step.name(), ": ", what, " (actions ", e.actions,
+                                        ", compensations ", e.compensations, ")"));
+    };
+    if (e.actions > 1 || e.compensations > 1) violation("an effect applied twice");
+    if (saga.state() == saga::v1::SAGA_STATE_COMPLETED && (e.actions != 1 || e.compensations != 0)) {
+      violation("a completed saga must have each action once and no compensation");
+    }
+    if (saga.state() == saga::v1::SAGA_STATE_COMPENSATED && e.compensations != e.actions) {
+      violation("a compensated saga must undo each action that took effect");
+    }
+  }
+  return violations;
+}
+
 }  // namespace saga::testing

@@ -26,6 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "saga/v1/saga.pb.h"
 
 namespace saga::testing {
 
@@ -99,6 +100,12 @@ class RecordingParticipant {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread delay_thread_;
 };
+
+// Invariant 1 of DESIGN.md for one ended saga, on `participant`'s effect log: COMPLETED means
+// each action took effect exactly once and nothing was compensated; COMPENSATED means each
+// action that took effect was compensated exactly once. Returns the violations, empty if none.
+std::vector<std::string> InvariantOneViolations(const saga::v1::Saga& saga,
+                                                RecordingParticipant& participant);
 
 }  // namespace saga::testing
 

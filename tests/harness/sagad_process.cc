@@ -38,6 +38,12 @@ absl::StatusOr<std::unique_ptr<SagadProcess>> SagadProcess::Start(const std::str
   if (!Has(env, "SAGAD_PG_DSN")) env.push_back("SAGAD_PG_DSN=" + pg_dsn);
   if (!Has(env, "SAGAD_GRPC_ADDR")) {
     env.push_back(saga::StrCat("SAGAD_GRPC_ADDR=127.0.0.1:", sagad->grpc_port_));
+  } else {
+    for (const auto& e : env) {  // the caller chose the port (a restart on the same address)
+      if (e.rfind("SAGAD_GRPC_ADDR=", 0) == 0) {
+        sagad->grpc_port_ = std::atoi(e.substr(e.rfind(':') + 1).c_str());
+      }
+    }
   }
   if (!Has(env, "SAGAD_HTTP_ADDR")) {
     env.push_back(saga::StrCat("SAGAD_HTTP_ADDR=127.0.0.1:", sagad->http_port_));

@@ -16,4 +16,8 @@ bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout,
   }
 }
 
+void Pause(absl::Duration duration) {
+  std::this_thread::sleep_for(absl::ToChronoMilliseconds(duration));
+}
+
 }  // namespace saga::testing

@@ -15,6 +15,10 @@ namespace saga::testing {
 bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout,
              absl::Duration poll_interval = absl::Milliseconds(5));
 
+// Lets `duration` pass. Only for fault injection, where the point is a moment chosen at random
+// (when to kill a process, how long a client backs off); never to wait for a condition.
+void Pause(absl::Duration duration);
+
 }  // namespace saga::testing
 
 #endif  // SAGA_TESTS_HARNESS_WAIT_H_

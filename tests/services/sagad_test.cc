@@ -256,7 +256,7 @@ TEST_F(SagadTest, BadDefinitionsAnswerInvalidArgumentNamingTheFieldAndStoreNothi
   EXPECT_EQ(DefinitionRows(), 0);
 }
 
-TEST_F(SagadTest, RpcsOfLaterFeaturesValidateFirstThenAnswerUnimplemented) {
+TEST_F(SagadTest, EveryRpcValidatesFirstAndLaterFeaturesAnswerUnimplemented) {
   Migrate();
   StartSagad({"SAGAD_MAX_PAYLOAD_BYTES=1024"});
   const std::string id = NewUuid();
@@ -269,7 +269,7 @@ TEST_F(SagadTest, RpcsOfLaterFeaturesValidateFirstThenAnswerUnimplemented) {
   EXPECT_THAT(status.error_message(), StartsWith("saga_id:"));
   get.set_saga_id(id);
   EXPECT_EQ(sagas_->GetSaga(Context().get(), get, &got).error_code(),
-            grpc::StatusCode::UNIMPLEMENTED);
+            grpc::StatusCode::NOT_FOUND);
 
   saga::v1::StartSagaRequest start;
   start.set_definition_name("order");
