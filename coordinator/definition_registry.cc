@@ -1,6 +1,6 @@
 #include "coordinator/definition_registry.h"
 
-#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "coordinator/definition_validator.h"
 #include "sdk/base/status_macros.h"
 
@@ -12,27 +12,37 @@ absl::StatusOr<StoredDefinition> DefinitionRegistry::Register(
   definition.clear_version();
   definition.clear_create_time();
   SAGA_ASSIGN_OR_RETURN(StoredDefinition stored, store_->Register(definition));
-  Remember(stored.definition);
+  Remember(stored.definition, /*latest=*/true);
   return stored;
 }
 
 absl::StatusOr<std::shared_ptr<const saga::v1::SagaDefinition>> DefinitionRegistry::Get(
     const std::string& name, uint32_t version) {
-  if (version != 0) {
+  constexpr absl::Duration kLatestFor = absl::Seconds(1);
+  {
     absl::MutexLock lock(&mu_);
-    auto it = cache_.find(std::make_pair(name, version));
-    if (it != cache_.end()) return it->second;
+    if (version != 0) {
+      auto it = cache_.find(std::make_pair(name, version));
+      if (it != cache_.end()) return it->second;
+    } else {
+      auto it = latest_.find(name);
+      if (it != latest_.end() && absl::Now() - it->second.read_at < kLatestFor) {
+        return it->second.definition;
+      }
+    }
   }
   SAGA_RETURN_IF_ERROR(ValidateDefinitionName(name, "name"));
   SAGA_ASSIGN_OR_RETURN(saga::v1::SagaDefinition definition, store_->Get(name, version));
-  Remember(definition);
-  return std::make_shared<const saga::v1::SagaDefinition>(std::move(definition));
+  return Remember(definition, /*latest=*/version == 0);
 }
 
-void DefinitionRegistry::Remember(const saga::v1::SagaDefinition& definition) {
+std::shared_ptr<const saga::v1::SagaDefinition> DefinitionRegistry::Remember(
+    const saga::v1::SagaDefinition& definition, bool latest) {
   auto shared = std::make_shared<const saga::v1::SagaDefinition>(definition);
   absl::MutexLock lock(&mu_);
-  cache_.emplace(std::make_pair(definition.name(), definition.version()), std::move(shared));
+  cache_.emplace(std::make_pair(definition.name(), definition.version()), shared);
+  if (latest) latest_[definition.name()] = Latest{shared, absl::Now()};
+  return shared;
 }
 
 }  // namespace saga::coordinator

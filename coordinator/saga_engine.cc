@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/random/random.h"
+#include "absl/time/clock.h"
 #include "coordinator/definition_validator.h"
 #include "sdk/base/log.h"
 #include "sdk/base/strings.h"
@@ -106,6 +107,11 @@ void SagaEngine::Stop() {
   DropAll(absl::UnavailableError("sagad is shutting down"));
 }
 
+SagaEngine::Stats SagaEngine::stats() {
+  absl::MutexLock lock(&mu_);
+  return stats_;
+}
+
 size_t SagaEngine::live_sagas() {
   absl::MutexLock lock(&mu_);
   return live_.size();
@@ -122,10 +128,15 @@ absl::StatusOr<std::shared_ptr<const CompiledDefinition>> SagaEngine::Compiled(
   }
   auto definition = registry_->Get(name, version);
   if (!definition.ok()) return definition.status();
+  const auto key = std::make_pair(name, (*definition)->version());
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = compiled_.find(key);
+    if (it != compiled_.end()) return it->second;
+  }
   auto compiled = CompiledDefinition::Compile(**definition);
   absl::MutexLock lock(&mu_);
-  return compiled_.try_emplace(std::make_pair(name, (*definition)->version()), compiled)
-      .first->second;
+  return compiled_.try_emplace(key, std::move(compiled)).first->second;
 }
 
 void SagaEngine::StartSaga(const saga::v1::StartSagaRequest& request,
@@ -272,11 +283,23 @@ void SagaEngine::RunCommitter() {
     }
     if (writes.empty()) continue;
 
+    const absl::Time commit_start = absl::Now();
     auto result = store_->Commit(writes, options_.instance_id, options_.lease_ttl);
     // ABORTED (a deadlock or serialization failure) rolled everything back: try again.
     for (int retry = 0; retry < 3 && result.status().code() == absl::StatusCode::kAborted;
          ++retry) {
       result = store_->Commit(writes, options_.instance_id, options_.lease_ttl);
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      stats_.commit_micros += absl::ToInt64Microseconds(absl::Now() - commit_start);
+      if (result.ok()) {
+        ++stats_.commits;
+        stats_.saga_writes += writes.size();
+        stats_.calls_sent += calls.size();
+      } else {
+        ++stats_.commit_failures;
+      }
     }
     if (!result.ok()) {
       LogError("commit failed; the sagas of the batch are dropped from memory and recovered "

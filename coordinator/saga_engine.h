@@ -95,6 +95,16 @@ class SagaEngine {
   // Sagas driven here now.
   size_t live_sagas();
 
+  // Counters since start, for /metrics.
+  struct Stats {
+    uint64_t commits = 0;             // batches committed
+    uint64_t saga_writes = 0;         // saga transitions in them
+    uint64_t commit_micros = 0;       // time spent committing
+    uint64_t commit_failures = 0;
+    uint64_t calls_sent = 0;          // participant calls
+  };
+  Stats stats();
+
  private:
   struct Live;
   struct Waiter {
@@ -147,6 +157,7 @@ class SagaEngine {
   absl::flat_hash_map<std::pair<std::string, uint32_t>, std::shared_ptr<const CompiledDefinition>>
       compiled_ ABSL_GUARDED_BY(mu_);
   absl::Time lease_valid_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  Stats stats_ ABSL_GUARDED_BY(mu_);
 
   absl::Mutex stop_mu_;  // wakes the maintenance thread early on Stop
   std::thread committer_;

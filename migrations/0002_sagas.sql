@@ -34,11 +34,12 @@ CREATE INDEX sagas_by_created ON sagas (created_at DESC, saga_id DESC);
 CREATE INDEX sagas_by_state ON sagas (state, created_at DESC, saga_id DESC);
 CREATE INDEX sagas_by_definition ON sagas (definition_name, created_at DESC, saga_id DESC);
 
--- Everything that happened to a saga, in order. Rows are only ever inserted.
+-- Everything that happened to a saga, in order: one row per transition (the events one commit
+-- made durable), keyed by the sequence of its last event. Rows are only ever inserted.
 CREATE TABLE saga_history (
   saga_id  uuid   NOT NULL,
   seq      bigint NOT NULL,
-  event    bytea  NOT NULL,   -- saga.v1.SagaEvent
+  event    bytea  NOT NULL,   -- saga.v1.SagaTransition
   PRIMARY KEY (saga_id, seq)
 );
 

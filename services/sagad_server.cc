@@ -114,7 +114,22 @@ absl::StatusOr<std::unique_ptr<SagadServer>> SagadServer::Start(const ServerConf
 }
 
 std::string SagadServer::MetricsText() const {
+  const coordinator::SagaEngine::Stats stats = engine_->stats();
   return saga::StrCat(
+      "# HELP sagad_commits_total Group commits of saga transitions.\n",
+      "# TYPE sagad_commits_total counter\nsagad_commits_total ", stats.commits, "\n",
+      "# HELP sagad_commit_failures_total Group commits that failed (their sagas are recovered).\n",
+      "# TYPE sagad_commit_failures_total counter\nsagad_commit_failures_total ",
+      stats.commit_failures, "\n",
+      "# HELP sagad_saga_transitions_total Saga transitions made durable.\n",
+      "# TYPE sagad_saga_transitions_total counter\nsagad_saga_transitions_total ",
+      stats.saga_writes, "\n",
+      "# HELP sagad_commit_seconds_total Time spent in group commits.\n",
+      "# TYPE sagad_commit_seconds_total counter\nsagad_commit_seconds_total ",
+      static_cast<double>(stats.commit_micros) / 1e6, "\n",
+      "# HELP sagad_participant_calls_total Calls sent to participants.\n",
+      "# TYPE sagad_participant_calls_total counter\nsagad_participant_calls_total ",
+      stats.calls_sent, "\n",
       "# HELP sagad_up Whether sagad is serving.\n# TYPE sagad_up gauge\nsagad_up 1\n",
       "# HELP sagad_db_pool_connections PostgreSQL connections by state.\n",
       "# TYPE sagad_db_pool_connections gauge\n", "sagad_db_pool_connections{state=\"open\"} ",

@@ -173,30 +173,31 @@ absl::StatusOr<CommitResult> PgSagaStore::Commit(const std::vector<SagaWrite>& w
         }
       }
     }
-    ArrayLiteral h_id, h_seq, h_event, o_key, o_payload, o_message_id;
+    // One history row and one outbox row per saga per commit: the transition's events together.
+    ArrayLiteral h_id, h_seq, h_transition, o_message_id;
     for (const SagaWrite& w : writes) {
-      if (rejected.contains(w.snapshot.saga_id())) continue;
-      for (const saga::v1::SagaEvent& e : w.events) {
-        std::string bytes = e.SerializeAsString();
-        h_id.AddText(w.snapshot.saga_id());
-        h_seq.AddInt(static_cast<int64_t>(e.sequence()));
-        h_event.AddBytea(bytes);
-        o_key.AddBytea(w.snapshot.saga_id());
-        o_payload.AddBytea(bytes);
-        o_message_id.AddText(saga::StrCat(w.snapshot.saga_id(), "/", e.sequence()));
-      }
+      if (rejected.contains(w.snapshot.saga_id()) || w.events.empty()) continue;
+      saga::v1::SagaTransition transition;
+      transition.set_saga_id(w.snapshot.saga_id());
+      transition.set_state(w.snapshot.state());
+      *transition.mutable_events() = {w.events.begin(), w.events.end()};
+      const uint64_t last = w.events.back().sequence();
+      h_id.AddText(w.snapshot.saga_id());
+      h_seq.AddInt(static_cast<int64_t>(last));
+      h_transition.AddBytea(transition.SerializeAsString());
+      o_message_id.AddText(saga::StrCat(w.snapshot.saga_id(), "/", last));
     }
     if (h_id.size() > 0) {
       tx.exec_params(
-          "INSERT INTO saga_history (saga_id, seq, event) "
-          "SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bytea[])",
-          h_id.str(), h_seq.str(), h_event.str());
-      tx.exec_params(
+          "WITH h AS (INSERT INTO saga_history (saga_id, seq, event) "
+          "SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bytea[]) RETURNING saga_id, event) "
           "INSERT INTO outbox (topic, msg_key, payload, headers, message_id) "
-          "SELECT $1, k, p, $2::jsonb, m FROM unnest($3::bytea[], $4::bytea[], $5::text[]) "
-          "AS u(k, p, m)",
-          events_topic_, R"({"content-type":"application/x-protobuf;type=saga.v1.SagaEvent"})",
-          o_key.str(), o_payload.str(), o_message_id.str());
+          "SELECT $4, convert_to(h.saga_id::text, 'UTF8'), h.event, $5::jsonb, m.message_id "
+          "FROM h JOIN unnest($1::uuid[], $6::text[]) AS m(saga_id, message_id) "
+          "ON m.saga_id = h.saga_id",
+          h_id.str(), h_seq.str(), h_transition.str(), events_topic_,
+          R"({"content-type":"application/x-protobuf;type=saga.v1.SagaTransition"})",
+          o_message_id.str());
     }
     tx.commit();
     return absl::OkStatus();
@@ -356,14 +357,22 @@ absl::StatusOr<std::vector<saga::v1::SagaEvent>> PgSagaStore::History(const std:
   bool exists = true;
   absl::Status status = pool_->Run("reading a saga's history", [&](pqxx::connection& conn) {
     pqxx::read_transaction tx(conn);
+    // Each row is one transition, keyed by its last sequence.
     pqxx::result rows = tx.exec_params(
         "SELECT event FROM saga_history WHERE saga_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
         saga_id, static_cast<int64_t>(after_sequence), limit);
     for (const auto& row : rows) {
       pqxx::binarystring bytes(row[0]);
-      if (!events.emplace_back().ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-        return absl::DataLossError("a stored history event does not parse");
+      saga::v1::SagaTransition transition;
+      if (!transition.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+        return absl::DataLossError("a stored history transition does not parse");
       }
+      for (auto& e : *transition.mutable_events()) {
+        if (e.sequence() <= after_sequence) continue;
+        if (static_cast<int>(events.size()) == limit) break;
+        events.push_back(std::move(e));
+      }
+      if (static_cast<int>(events.size()) == limit) break;
     }
     if (events.empty()) {
       exists = !tx.exec_params("SELECT 1 FROM sagas WHERE saga_id = $1", saga_id).empty();

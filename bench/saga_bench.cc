@@ -1,0 +1,338 @@
+// saga_bench: completed sagas per second, against the limits of the same machine in the same
+// run.
+//
+//   saga_bench [--quick] [--concurrency 8,32,128] [--seconds 10]
+//
+// It starts a throwaway PostgreSQL, measures pgbench one-row-insert commits/s with 8 clients
+// (the durable-commit limit), starts no-op gRPC participants in another process, measures the
+// no-op gRPC calls/s of this client code against them (the transport limit), then runs sagad
+// (this build) and drives a 3-step saga with a closed-loop client at each concurrency:
+// StartSaga with wait_for_completion, so each call's latency is StartSaga-to-COMPLETED.
+// The last line is `ratio=` sagas/s at the best concurrency divided by pgbench commits/s.
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include <httplib.h>
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/generic/async_generic_service.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "saga/v1/saga_service.grpc.pb.h"
+#include "sdk/base/strings.h"
+#include "tests/harness/child_process.h"
+#include "tests/harness/postgres_server.h"
+#include "tests/harness/sagad_process.h"
+#include "tests/harness/wait.h"
+
+namespace {
+
+using saga::testing::ChildProcess;
+
+// --- the no-op participant (run as `saga_bench --participant PORT`) --------------------------
+
+class NoOpService : public grpc::CallbackGenericService {
+  class Reactor : public grpc::ServerGenericBidiReactor {
+   public:
+    Reactor() { StartRead(&request_); }
+    void OnReadDone(bool ok) override {
+      if (!ok) return Finish(grpc::Status::OK);
+      grpc::Slice slice(std::string("ok"));
+      response_ = grpc::ByteBuffer(&slice, 1);
+      StartWriteAndFinish(&response_, grpc::WriteOptions(), grpc::Status::OK);
+    }
+    void OnDone() override { delete this; }
+
+   private:
+    grpc::ByteBuffer request_, response_;
+  };
+
+ public:
+  grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext*) override {
+    return new Reactor();
+  }
+};
+
+int RunParticipant(int port) {
+  NoOpService service;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(saga::StrCat("127.0.0.1:", port), grpc::InsecureServerCredentials());
+  builder.RegisterCallbackGenericService(&service);
+  auto server = builder.BuildAndStart();
+  if (!server) return 1;
+  server->Wait();
+  return 0;
+}
+
+// --- measurement helpers -----------------------------------------------------------------------
+
+struct Figures {
+  double per_second = 0;
+  double p50_ms = 0;
+  double p99_ms = 0;
+  long count = 0;
+};
+
+Figures Summarize(std::vector<double> latencies_ms, absl::Duration elapsed) {
+  Figures f;
+  f.count = static_cast<long>(latencies_ms.size());
+  f.per_second = f.count / absl::ToDoubleSeconds(elapsed);
+  if (!latencies_ms.empty()) {
+    std::sort(latencies_ms.begin(), latencies_ms.end());
+    f.p50_ms = latencies_ms[latencies_ms.size() / 2];
+    f.p99_ms = latencies_ms[std::min(latencies_ms.size() - 1, latencies_ms.size() * 99 / 100)];
+  }
+  return f;
+}
+
+// Runs `call` in a closed loop from `concurrency` threads for `duration`; latencies of calls
+// that succeeded.
+Figures ClosedLoop(int concurrency, absl::Duration duration,
+                   const std::function<bool(int worker)>& call, long* failures) {
+  std::atomic<bool> stop{false};
+  std::atomic<long> failed{0};
+  std::vector<std::vector<double>> latencies(concurrency);
+  std::vector<std::thread> workers;
+  const absl::Time start = absl::Now();
+  for (int w = 0; w < concurrency; ++w) {
+    workers.emplace_back([&, w] {
+      while (!stop.load(std::memory_order_relaxed)) {
+        absl::Time t0 = absl::Now();
+        if (call(w)) {
+          latencies[w].push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+        } else {
+          failed.fetch_add(1);
+        }
+      }
+    });
+  }
+  saga::testing::Pause(duration);
+  stop = true;
+  for (auto& t : workers) t.join();
+  const absl::Duration elapsed = absl::Now() - start;
+  std::vector<double> all;
+  for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+  if (failures != nullptr) *failures = failed.load();
+  return Summarize(std::move(all), elapsed);
+}
+
+double PgbenchTps(const saga::testing::PostgresServer& pg, const std::string& bin_dir,
+                  const std::string& database, int seconds) {
+  std::string dir = saga::StrCat("/tmp/saga_bench_", getpid());
+  std::string mkdir = "mkdir -p " + dir + " && chmod 755 " + dir;
+  if (std::system(mkdir.c_str()) != 0) return 0;
+  {
+    std::ofstream script(dir + "/insert.sql");
+    script << "INSERT INTO bench_commit (v) VALUES (1);\n";
+  }
+  std::string setup = saga::StrCat(bin_dir, "/psql -q -h 127.0.0.1 -p ", pg.port(),
+                                   " -U sagad -d ", database,
+                                   " -c 'CREATE TABLE IF NOT EXISTS bench_commit "
+                                   "(id bigserial PRIMARY KEY, v int)'");
+  if (std::system(setup.c_str()) != 0) return 0;
+  std::string out = dir + "/pgbench.out";
+  std::string cmd = saga::StrCat(bin_dir, "/pgbench -n -h 127.0.0.1 -p ", pg.port(),
+                                 " -U sagad -c 8 -j 2 -T ", seconds, " -f ", dir,
+                                 "/insert.sql ", database, " > ", out, " 2>&1");
+  if (std::system(cmd.c_str()) != 0) {
+    std::cerr << saga::testing::TailOfFile(out) << "\n";
+    return 0;
+  }
+  std::smatch m;
+  std::string text = saga::testing::TailOfFile(out, 1 << 16);
+  std::regex tps("tps = ([0-9.]+)");
+  double result = std::regex_search(text, m, tps) ? std::stod(m[1]) : 0;
+  (void)!std::system(("rm -rf " + dir).c_str());
+  return result;
+}
+
+std::string BinDir() {
+  if (const char* dir = std::getenv("SAGAD_PG_BINDIR"); dir != nullptr) return dir;
+  FILE* p = popen("ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1", "r");
+  char buf[512] = {0};
+  if (p != nullptr) {
+    if (fgets(buf, sizeof(buf), p) == nullptr) buf[0] = 0;
+    pclose(p);
+  }
+  std::string dir(buf);
+  while (!dir.empty() && (dir.back() == '\n' || dir.back() == '\r')) dir.pop_back();
+  return dir;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool quick = false;
+  int seconds = 10;
+  std::vector<int> concurrencies = {8, 32, 128};
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--participant" && i + 1 < argc) return RunParticipant(std::atoi(argv[i + 1]));
+    if (arg == "--quick") {
+      quick = true;
+    } else if (arg == "--seconds" && i + 1 < argc) {
+      seconds = std::atoi(argv[++i]);
+    } else if (arg == "--concurrency" && i + 1 < argc) {
+      concurrencies.clear();
+      for (auto part : absl::StrSplit(argv[++i], ',')) {
+        int c;
+        if (absl::SimpleAtoi(part, &c) && c > 0) concurrencies.push_back(c);
+      }
+    } else {
+      std::cerr << "usage: saga_bench [--quick] [--seconds N] [--concurrency 8,32,128]\n";
+      return 2;
+    }
+  }
+  if (quick) {
+    seconds = 5;
+    concurrencies = {16, 64};
+  }
+  const absl::Duration phase = absl::Seconds(seconds);
+  std::cout << "saga_bench: " << (quick ? "quick" : "full") << " run, " << seconds
+            << " s per phase, " << std::thread::hardware_concurrency() << " cores\n";
+
+  auto pg = saga::testing::PostgresServer::Start();
+  if (!pg.ok()) {
+    std::cerr << pg.status() << "\n";
+    return 1;
+  }
+  auto dsn = (*pg)->CreateDatabase("bench");
+  if (!dsn.ok()) {
+    std::cerr << dsn.status() << "\n";
+    return 1;
+  }
+  const double pgbench = PgbenchTps(**pg, BinDir(), "bench", seconds);
+  std::cout << "limit 1: pgbench one-row INSERT commits/s, 8 clients: " << pgbench << "\n";
+
+  // No-op participants in another process.
+  const int participant_port = saga::testing::PickFreePort();
+  auto participant = ChildProcess::Spawn(
+      {.argv = {"/proc/self/exe", "--participant", std::to_string(participant_port)}});
+  if (!participant.ok() ||
+      !saga::testing::WaitFor(
+          [&] { return saga::testing::PortAcceptsConnections(participant_port); },
+          absl::Seconds(10))) {
+    std::cerr << "the no-op participant did not start\n";
+    return 1;
+  }
+  const std::string target = saga::StrCat("127.0.0.1:", participant_port);
+  {
+    auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+    grpc::GenericStub stub(channel);
+    const int c = concurrencies.back();
+    Figures noop = ClosedLoop(c, phase, [&](int) {
+      grpc::ClientContext context;
+      grpc::Slice slice(std::string("x"));
+      grpc::ByteBuffer request(&slice, 1), response;
+      absl::Notification done;
+      grpc::Status status;
+      stub.UnaryCall(&context, "/bench.Noop/Call", grpc::StubOptions(), &request, &response,
+                     [&](grpc::Status s) { status = s; done.Notify(); });
+      done.WaitForNotification();
+      return status.ok();
+    }, nullptr);
+    std::printf("limit 2: no-op gRPC calls/s, %d in flight: %.0f (p50 %.2f ms, p99 %.2f ms)\n",
+                c, noop.per_second, noop.p50_ms, noop.p99_ms);
+  }
+
+  std::string output;
+  auto migrated = saga::testing::SagadProcess::Run(*dsn, {"migrate"}, &output);
+  if (!migrated.ok() || *migrated != 0) {
+    std::cerr << output << "\n";
+    return 1;
+  }
+  auto sagad = saga::testing::SagadProcess::Start(*dsn, {"SAGAD_LOG_LEVEL=warning"});
+  if (!sagad.ok()) {
+    std::cerr << sagad.status() << "\n";
+    return 1;
+  }
+  auto sagas = saga::v1::SagaService::NewStub((*sagad)->channel());
+  {
+    saga::v1::RegisterDefinitionRequest request;
+    auto* d = request.mutable_definition();
+    d->set_name("bench");
+    std::string previous;
+    for (const char* name : {"reserve", "charge", "ship"}) {
+      auto* step = d->add_steps();
+      step->set_name(name);
+      step->mutable_action()->mutable_grpc()->set_target(target);
+      step->mutable_action()->mutable_grpc()->set_method(saga::StrCat("/bench.Noop/", name));
+      step->mutable_compensation()->mutable_grpc()->set_target(target);
+      step->mutable_compensation()->mutable_grpc()->set_method("/bench.Noop/undo");
+      if (!previous.empty()) step->add_depends_on(previous);
+      previous = name;
+    }
+    saga::v1::RegisterDefinitionResponse response;
+    grpc::ClientContext context;
+    grpc::Status status = sagas->RegisterDefinition(&context, request, &response);
+    if (!status.ok()) {
+      std::cerr << status.error_message() << "\n";
+      return 1;
+    }
+  }
+  double best = 0;
+  std::printf("%-12s %12s %10s %10s %10s\n", "concurrency", "sagas/s", "p50 ms", "p99 ms",
+              "failures");
+  for (int c : concurrencies) {
+    // Several channels, so the client side is not one HTTP/2 connection's bottleneck.
+    std::vector<std::unique_ptr<saga::v1::SagaService::Stub>> stubs;
+    for (int i = 0; i < 4; ++i) {
+      grpc::ChannelArguments args;
+      args.SetInt("grpc.channel_id", i);  // distinct channels, not one shared subchannel
+      stubs.push_back(saga::v1::SagaService::NewStub(grpc::CreateCustomChannel(
+          saga::StrCat("127.0.0.1:", (*sagad)->grpc_port()), grpc::InsecureChannelCredentials(),
+          args)));
+    }
+    long failures = 0;
+    Figures f = ClosedLoop(c, phase, [&](int worker) {
+      saga::v1::StartSagaRequest request;
+      request.set_definition_name("bench");
+      request.set_wait_for_completion(true);
+      saga::v1::StartSagaResponse response;
+      grpc::ClientContext context;
+      context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+      grpc::Status status = stubs[worker % stubs.size()]->StartSaga(&context, request, &response);
+      return status.ok() && response.saga().state() == saga::v1::SAGA_STATE_COMPLETED;
+    }, &failures);
+    std::printf("%-12d %12.0f %10.2f %10.2f %10ld\n", c, f.per_second, f.p50_ms, f.p99_ms,
+                failures);
+    best = std::max(best, f.per_second);
+  }
+  {
+    httplib::Client http("127.0.0.1", (*sagad)->http_port());
+    auto metrics = http.Get("/metrics");
+    if (metrics) {
+      std::smatch m;
+      auto value = [&](const std::string& name) {
+        std::regex re("\n" + name + " ([0-9.e+]+)");
+        return std::regex_search(metrics->body, m, re) ? std::stod(m[1]) : 0.0;
+      };
+      double commits = value("sagad_commits_total");
+      std::printf("sagad: %.0f group commits, %.1f saga transitions per commit, %.2f ms per "
+                  "commit\n",
+                  commits, commits > 0 ? value("sagad_saga_transitions_total") / commits : 0,
+                  commits > 0 ? 1000 * value("sagad_commit_seconds_total") / commits : 0);
+    }
+  }
+  (void)(*sagad)->Terminate();
+  std::printf("sagas/s (best) %.0f, pgbench commits/s %.0f\n", best, pgbench);
+  std::printf("ratio=%.3f\n", pgbench > 0 ? best / pgbench : 0.0);
+  return 0;
+}
