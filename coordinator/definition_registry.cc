@@ -16,9 +16,18 @@ absl::StatusOr<StoredDefinition> DefinitionRegistry::Register(
   return stored;
 }
 
+namespace {
+constexpr absl::Duration kLatestFor = absl::Seconds(1);
+}  // namespace
+
+bool DefinitionRegistry::LatestIsCached(const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  auto it = latest_.find(name);
+  return it != latest_.end() && absl::Now() - it->second.read_at < kLatestFor;
+}
+
 absl::StatusOr<std::shared_ptr<const saga::v1::SagaDefinition>> DefinitionRegistry::Get(
     const std::string& name, uint32_t version) {
-  constexpr absl::Duration kLatestFor = absl::Seconds(1);
   {
     absl::MutexLock lock(&mu_);
     if (version != 0) {

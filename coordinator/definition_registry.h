@@ -32,6 +32,9 @@ class DefinitionRegistry {
   absl::StatusOr<std::shared_ptr<const saga::v1::SagaDefinition>> Get(const std::string& name,
                                                                       uint32_t version);
 
+  // Whether Get(name, 0) would answer from the cache.
+  bool LatestIsCached(const std::string& name);
+
   absl::StatusOr<DefinitionPage> List(const DefinitionQuery& query) { return store_->List(query); }
 
  private:

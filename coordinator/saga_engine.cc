@@ -112,6 +112,12 @@ SagaEngine::Stats SagaEngine::stats() {
   return stats_;
 }
 
+bool SagaEngine::CanStartWithoutBlocking(const std::string& name, uint32_t version) {
+  if (version == 0) return registry_->LatestIsCached(name);
+  absl::MutexLock lock(&mu_);
+  return compiled_.contains(std::make_pair(name, version));
+}
+
 size_t SagaEngine::live_sagas() {
   absl::MutexLock lock(&mu_);
   return live_.size();
@@ -141,11 +147,8 @@ absl::StatusOr<std::shared_ptr<const CompiledDefinition>> SagaEngine::Compiled(
 
 void SagaEngine::StartSaga(const saga::v1::StartSagaRequest& request,
                            const std::string& traceparent, StartCallback done) {
-  if (!request.idempotency_key().empty()) {
-    auto existing = store_->FindByIdempotencyKey(request.idempotency_key());
-    if (!existing.ok()) return done(existing.status());
-    if (existing->has_value()) return done(StartResult{std::move(**existing), false});
-  }
+  // A second start with the same idempotency key is found at commit (the key is unique in the
+  // store), so the common case costs no extra round trip.
   auto compiled = Compiled(request.definition_name(), request.definition_version());
   if (!compiled.ok()) return done(compiled.status());
   const saga::v1::SagaDefinition& definition = (*compiled)->definition;

@@ -70,7 +70,12 @@ class SagaEngine {
   // Stops taking work, commits what is pending, joins the threads. Idempotent.
   void Stop();
 
-  // Starts a saga (the request is validated already). Blocks briefly to read the definition;
+  // Whether StartSaga for this definition would run without reading the store (its definition
+  // is cached), so a caller may run it on a thread that must not block.
+  bool CanStartWithoutBlocking(const std::string& name, uint32_t version);
+
+  // Starts a saga (the request is validated already). Blocks briefly to read the definition
+  // unless CanStartWithoutBlocking;
   // `done` runs once the saga is durable, or with the error (NOT_FOUND for an unknown
   // definition, INVALID_ARGUMENT for a payload of no step, FAILED_PRECONDITION for steps this
   // build cannot run). `traceparent` may be empty.

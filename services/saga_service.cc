@@ -95,8 +95,7 @@ grpc::ServerUnaryReactor* SagaServiceImpl::StartSaga(grpc::CallbackServerContext
     wait_until = std::min(wait_until, absl::FromChrono(context->deadline()) - absl::Milliseconds(50));
   }
   const bool wait = request->wait_for_completion();
-  bool scheduled = executor_->Schedule([this, request, response, reactor, traceparent, wait,
-                                        wait_until] {
+  auto start = [this, request, response, reactor, traceparent, wait, wait_until] {
     engine_->StartSaga(*request, traceparent,
                        [this, response, reactor, wait,
                         wait_until](absl::StatusOr<coordinator::StartResult> started) {
@@ -116,8 +115,12 @@ grpc::ServerUnaryReactor* SagaServiceImpl::StartSaga(grpc::CallbackServerContext
                           reactor->Finish(ToGrpcStatus(saga.status()));
                         });
     });
-  });
-  if (!scheduled) {
+  };
+  // With its definition cached, starting blocks on nothing: no thread hop.
+  if (engine_->CanStartWithoutBlocking(request->definition_name(),
+                                       request->definition_version())) {
+    start();
+  } else if (!executor_->Schedule(std::move(start))) {
     return FinishNow(reactor, absl::UnavailableError("sagad is shutting down; retry"));
   }
   return reactor;
