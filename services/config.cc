@@ -30,6 +30,14 @@ ABSL_FLAG(std::string, lease_ttl, "",
 ABSL_FLAG(std::string, instance_id, "", "this process's unique name (env SAGAD_INSTANCE_ID)");
 ABSL_FLAG(std::string, events_topic, "",
           "Kafka topic of saga lifecycle events (env SAGAD_EVENTS_TOPIC)");
+ABSL_FLAG(std::string, definitions, "",
+          "a directory of *.textproto saga definitions registered at start (env SAGAD_DEFINITIONS)");
+ABSL_FLAG(std::string, descriptor_set, "",
+          "a FileDescriptorSet whose saga options are registered at start "
+          "(env SAGAD_DESCRIPTOR_SET)");
+ABSL_FLAG(std::string, descriptor_targets, "",
+          "the gRPC targets of the descriptor set's services: host:port, or "
+          "pkg.Svc=host:port,... (env SAGAD_DESCRIPTOR_TARGETS)");
 ABSL_FLAG(std::string, shutdown_grace, "",
           "how long calls in flight may finish at shutdown, e.g. 5s (env SAGAD_SHUTDOWN_GRACE)");
 
@@ -112,6 +120,15 @@ absl::StatusOr<ServerConfig> LoadConfig(const std::function<const char*(const ch
   if (absl::Status s = outbox::ValidateTopicName(config.events_topic, "SAGAD_EVENTS_TOPIC");
       !s.ok()) {
     return s;
+  }
+  config.definitions_dir = Setting(FLAGS_definitions, "SAGAD_DEFINITIONS", "", getenv);
+  config.descriptor_set_path = Setting(FLAGS_descriptor_set, "SAGAD_DESCRIPTOR_SET", "", getenv);
+  config.descriptor_targets =
+      Setting(FLAGS_descriptor_targets, "SAGAD_DESCRIPTOR_TARGETS", "", getenv);
+  if (!config.descriptor_set_path.empty() && config.descriptor_targets.empty()) {
+    return absl::InvalidArgumentError(
+        "SAGAD_DESCRIPTOR_TARGETS: required with SAGAD_DESCRIPTOR_SET: say where the services "
+        "are served, e.g. 127.0.0.1:7001");
   }
   std::string level = Setting(FLAGS_log_level, "SAGAD_LOG_LEVEL", "info", getenv);
   if (level == "debug") {

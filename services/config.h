@@ -15,6 +15,11 @@
 //   --lease_ttl           SAGAD_LEASE_TTL           10s (a dead instance's sagas resume after it)
 //   --instance_id         SAGAD_INSTANCE_ID         <hostname>-<random> (unique per process)
 //   --events_topic        SAGAD_EVENTS_TOPIC        sagad.saga-events (lifecycle events' topic)
+//   --definitions         SAGAD_DEFINITIONS         (none) a directory of *.textproto definitions
+//   --descriptor_set      SAGAD_DESCRIPTOR_SET      (none) a FileDescriptorSet with saga options
+//   --descriptor_targets  SAGAD_DESCRIPTOR_TARGETS  (none) where its services are served:
+//                                                   "host:port" for all, or
+//                                                   "pkg.Svc=host:port,...[,host:port]"
 #ifndef SAGA_SERVICES_CONFIG_H_
 #define SAGA_SERVICES_CONFIG_H_
 
@@ -41,6 +46,9 @@ struct ServerConfig {
   absl::Duration lease_ttl;
   std::string instance_id;
   std::string events_topic;
+  std::string definitions_dir;
+  std::string descriptor_set_path;
+  std::string descriptor_targets;
 
   bool embedded_kafka() const { return kafka_brokers == "embedded"; }
 };

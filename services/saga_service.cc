@@ -7,6 +7,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
 #include "sdk/base/uuid.h"
+#include "coordinator/definition_validator.h"
+#include "coordinator/descriptor_import.h"
+#include "sdk/base/strings.h"
 #include "services/not_built_yet.h"
 #include "services/page_token.h"
 #include "services/unary_call.h"
@@ -32,6 +35,42 @@ grpc::ServerUnaryReactor* SagaServiceImpl::RegisterDefinition(
     response->set_created(stored->created);
     return absl::OkStatus();
   });
+}
+
+grpc::ServerUnaryReactor* SagaServiceImpl::ImportDefinitions(
+    grpc::CallbackServerContext* context, const saga::v1::ImportDefinitionsRequest* request,
+    saga::v1::ImportDefinitionsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (request->file_descriptor_set().size() > (4 << 20)) {
+    return FinishNow(reactor, absl::InvalidArgumentError(
+                                  "file_descriptor_set: at most 4 MiB; import fewer files"));
+  }
+  coordinator::ImportTargets targets;
+  targets.fallback = request->default_target();
+  for (const auto& [service, target] : request->service_targets()) {
+    targets.by_service[service] = target;
+  }
+  auto definitions = coordinator::DefinitionsFromDescriptorSet(request->file_descriptor_set(),
+                                                               targets);
+  if (!definitions.ok()) return FinishNow(reactor, definitions.status());
+  // Validate every one before storing any, so a bad import stores nothing.
+  for (const auto& definition : *definitions) {
+    if (absl::Status s = coordinator::ValidateDefinition(definition); !s.ok()) {
+      return FinishNow(reactor, absl::InvalidArgumentError(saga::StrCat(
+                                    "saga ", definition.name(), ": ", s.message())));
+    }
+  }
+  return RunBlocking(executor_, reactor,
+                     [this, response, definitions = *std::move(definitions)]() -> absl::Status {
+                       for (const auto& definition : definitions) {
+                         auto stored = registry_->Register(definition);
+                         if (!stored.ok()) return stored.status();
+                         auto* out = response->add_definitions();
+                         *out->mutable_definition() = std::move(stored->definition);
+                         out->set_created(stored->created);
+                       }
+                       return absl::OkStatus();
+                     });
 }
 
 grpc::ServerUnaryReactor* SagaServiceImpl::GetDefinition(

@@ -25,6 +25,9 @@ class SagaServiceImpl final : public saga::v1::SagaService::CallbackService {
   grpc::ServerUnaryReactor* RegisterDefinition(
       grpc::CallbackServerContext* context, const saga::v1::RegisterDefinitionRequest* request,
       saga::v1::RegisterDefinitionResponse* response) override;
+  grpc::ServerUnaryReactor* ImportDefinitions(
+      grpc::CallbackServerContext* context, const saga::v1::ImportDefinitionsRequest* request,
+      saga::v1::ImportDefinitionsResponse* response) override;
   grpc::ServerUnaryReactor* GetDefinition(grpc::CallbackServerContext* context,
                                           const saga::v1::GetDefinitionRequest* request,
                                           saga::v1::GetDefinitionResponse* response) override;

@@ -12,6 +12,7 @@
 #include "sdk/base/strings.h"
 #include "grpc/health/v1/health.pb.h"
 #include "migrations/migrator.h"
+#include "services/startup_definitions.h"
 #include "absl/time/clock.h"
 #include "sdk/base/log.h"
 
@@ -31,6 +32,7 @@ absl::StatusOr<std::unique_ptr<SagadServer>> SagadServer::Start(const ServerConf
       std::make_unique<coordinator::pg::PgDefinitionStore>(server->pool_.get());
   server->registry_ =
       std::make_unique<coordinator::DefinitionRegistry>(server->definition_store_.get());
+  if (absl::Status s = RegisterStartupDefinitions(config, *server->registry_); !s.ok()) return s;
   server->saga_store_ =
       std::make_unique<coordinator::pg::PgSagaStore>(server->pool_.get(), config.events_topic);
   server->invoker_ = std::make_unique<coordinator::grpc_invoker::GrpcParticipantInvoker>();

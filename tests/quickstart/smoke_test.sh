@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks command one of the README end to end: scripts/run leaves sagad serving, grpcurl lists
-# the saga.v1 services through reflection, the health check answers SERVING, the example
-# definition registers, and Ctrl-C (SIGINT) stops sagad and the local PostgreSQL.
+# the saga.v1 services through reflection, the health check answers SERVING, the README's
+# grpcurl commands work (a definition registers, an order completes, an out-of-stock order
+# compensates), and Ctrl-C (SIGINT) stops sagad, the participants and the local PostgreSQL.
 # Run by ctest (label quickstart) with free ports and a state directory of its own.
 source "$(dirname "$0")/../../scripts/lib/common.sh"
 
@@ -16,6 +17,7 @@ free_port() {
 state=$(mktemp -d /var/tmp/sagad-smoke-XXXXXX)
 export SAGAD_STATE_DIR=$state SAGAD_PG_PORT=$(free_port)
 export SAGAD_GRPC_ADDR=127.0.0.1:$(free_port) SAGAD_HTTP_ADDR=127.0.0.1:$(free_port)
+export SAGAD_SHOP_PORT=$(free_port)
 export SAGAD_BUILD_KIND=${SAGAD_BUILD_KIND:-Debug}
 log="$state/run.log"
 
@@ -41,9 +43,18 @@ services=$(grpcurl -plaintext "$SAGAD_GRPC_ADDR" list)
 for s in saga.v1.SagaService saga.v1.TccService saga.v1.OutboxService saga.v1.AdminService grpc.health.v1.Health; do
   grep -qx "$s" <<<"$services" || fail "grpcurl list does not show $s: $services"
 done
-grpcurl -plaintext -d @ "$SAGAD_GRPC_ADDR" saga.v1.SagaService/RegisterDefinition \
-  <"$SAGAD_ROOT/examples/definitions/order.json" | grep -q '"version": 1' ||
-  fail "the example definition did not register as version 1"
+sed "s/127.0.0.1:7001/127.0.0.1:$SAGAD_SHOP_PORT/" "$SAGAD_ROOT/examples/definitions/gift_order.json" |
+  grpcurl -plaintext -d @ "$SAGAD_GRPC_ADDR" saga.v1.SagaService/RegisterDefinition |
+  grep -q '"version": 1' || fail "the example definition did not register as version 1"
+start() {
+  grpcurl -plaintext -max-time 20 -d "$1" "$SAGAD_GRPC_ADDR" saga.v1.SagaService/StartSaga
+}
+start '{"definition_name":"order","wait_for_completion":true}' | grep -q SAGA_STATE_COMPLETED ||
+  fail "an order did not complete"
+start '{"definition_name":"order","wait_for_completion":true,"payloads":{"reserve_stock":"CgxvdXQtb2Ytc3RvY2sQAQ=="}}' |
+  grep -q SAGA_STATE_COMPENSATED || fail "an out-of-stock order did not compensate"
+start '{"definition_name":"gift_order","wait_for_completion":true}' | grep -q SAGA_STATE_COMPLETED ||
+  fail "a gift order did not complete"
 curl -fsS "http://$SAGAD_HTTP_ADDR/readyz" | grep -q ready || fail "/readyz is not ready"
 
 kill -INT -- -"$run_pid"
