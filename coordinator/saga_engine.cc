@@ -75,7 +75,10 @@ const char* OperationName(Operation operation) {
 SagaEngine::SagaEngine(SagaStore* store, DefinitionRegistry* registry,
                        ParticipantInvoker* invoker, Clock* clock, EngineOptions options)
     : store_(store), registry_(registry), invoker_(invoker), clock_(clock),
-      options_(std::move(options)) {}
+      options_(std::move(options)), gate_(std::make_shared<AnswerGate>()) {
+  absl::MutexLock lock(&gate_->mu);
+  gate_->engine = this;
+}
 
 SagaEngine::~SagaEngine() { Stop(); }
 
@@ -98,6 +101,10 @@ void SagaEngine::Stop() {
   }
   {
     absl::MutexLock lock(&stop_mu_);  // wakes the maintenance thread
+  }
+  {
+    absl::MutexLock lock(&gate_->mu);  // waits for answers being applied now
+    gate_->engine = nullptr;
   }
   committer_.join();
   timer_.join();
@@ -216,8 +223,9 @@ void SagaEngine::Send(const PreparedCall& call) {
   Operation op = call.invocation.operation;
   std::string saga_id = call.saga_id;
   int step = call.step;
-  invoker_->Invoke(call.invocation, [this, saga_id, step, op](absl::Status status) {
-    OnResult(saga_id, step, op, status);
+  invoker_->Invoke(call.invocation, [gate = gate_, saga_id, step, op](absl::Status status) {
+    absl::MutexLock lock(&gate->mu);
+    if (gate->engine != nullptr) gate->engine->OnResult(saga_id, step, op, status);
   });
 }
 

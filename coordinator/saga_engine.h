@@ -164,6 +164,14 @@ class SagaEngine {
   absl::Time lease_valid_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   Stats stats_ ABSL_GUARDED_BY(mu_);
 
+  // Participants' answers reach the engine through this gate; Stop closes it, so an answer that
+  // arrives after the engine is gone (calls outlive it) is dropped instead of touching it.
+  struct AnswerGate {
+    absl::Mutex mu;
+    SagaEngine* engine ABSL_GUARDED_BY(mu);
+  };
+  std::shared_ptr<AnswerGate> gate_;
+
   absl::Mutex stop_mu_;  // wakes the maintenance thread early on Stop
   std::thread committer_;
   std::thread timer_;

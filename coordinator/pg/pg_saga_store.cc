@@ -27,6 +27,45 @@ std::string LabelsJson(const saga::v1::Saga& saga) {
   return json + "}";
 }
 
+// The statements of a commit, prepared once per connection: whatever the batch size, a commit
+// is these three statements with array parameters.
+constexpr char kInsertSagas[] =
+    "INSERT INTO sagas (saga_id, definition_name, definition_version, state, "
+    "idempotency_key, labels, request, snapshot, error, created_at, updated_at, ended_at, "
+    "deadline_at, history_seq, owner, lease_epoch, lease_expires_at) "
+    "SELECT u.id, u.name, u.version, u.state, u.key, u.labels, u.request, u.snapshot, "
+    "u.error, u.created, now(), CASE WHEN u.terminal THEN now() END, u.deadline, u.seq, "
+    "$14, 1, now() + $15 * interval '1 millisecond' "
+    "FROM unnest($1::uuid[], $2::text[], $3::int[], $4::smallint[], $5::text[], "
+    "$6::jsonb[], $7::bytea[], $8::bytea[], $9::text[], $10::timestamptz[], $11::bool[], "
+    "$12::timestamptz[], $13::bigint[]) "
+    "AS u(id, name, version, state, key, labels, request, snapshot, error, created, "
+    "terminal, deadline, seq) "
+    "ON CONFLICT DO NOTHING RETURNING saga_id::text";
+constexpr char kUpdateSagas[] =
+    "UPDATE sagas s SET state = u.state, snapshot = u.snapshot, error = u.error, "
+    "updated_at = now(), ended_at = CASE WHEN u.terminal THEN coalesce(s.ended_at, now()) "
+    "END, history_seq = greatest(s.history_seq, u.seq), "
+    "lease_expires_at = now() + $9 * interval '1 millisecond' "
+    "FROM unnest($1::uuid[], $2::bigint[], $3::smallint[], $4::bytea[], $5::text[], "
+    "$6::bool[], $7::bigint[]) AS u(id, epoch, state, snapshot, error, terminal, seq) "
+    "WHERE s.saga_id = u.id AND s.lease_epoch = u.epoch AND s.owner = $8 "
+    "RETURNING s.saga_id::text";
+constexpr char kAppendHistoryAndOutbox[] =
+    "WITH h AS (INSERT INTO saga_history (saga_id, seq, event) "
+    "SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bytea[]) RETURNING saga_id, event) "
+    "INSERT INTO outbox (topic, msg_key, payload, headers, message_id) "
+    "SELECT $4, convert_to(h.saga_id::text, 'UTF8'), h.event, $5::jsonb, m.message_id "
+    "FROM h JOIN unnest($1::uuid[], $6::text[]) AS m(saga_id, message_id) "
+    "ON m.saga_id = h.saga_id";
+
+void PrepareCommitStatements(pqxx::connection& conn) {
+  // Declaring again with the same text is free; the server prepares each on first use.
+  conn.prepare("saga_insert", kInsertSagas);
+  conn.prepare("saga_update", kUpdateSagas);
+  conn.prepare("saga_history_and_outbox", kAppendHistoryAndOutbox);
+}
+
 int64_t Millis(absl::Duration d) { return absl::ToInt64Milliseconds(d); }
 
 constexpr char kClaimedColumns[] =
@@ -62,6 +101,7 @@ absl::StatusOr<CommitResult> PgSagaStore::Commit(const std::vector<SagaWrite>& w
                                                  const std::string& owner, absl::Duration lease) {
   CommitResult result;
   absl::Status status = pool_->Run("committing saga transitions", [&](pqxx::connection& conn) {
+    PrepareCommitStatements(conn);
     pqxx::work tx(conn);
     result = CommitResult{};
     ArrayLiteral c_id, c_name, c_version, c_state, c_key, c_labels, c_request, c_snapshot,
@@ -109,19 +149,8 @@ absl::StatusOr<CommitResult> PgSagaStore::Commit(const std::vector<SagaWrite>& w
     }
     absl::flat_hash_set<std::string> rejected;  // writes whose history must not be appended
     if (!creates.empty()) {
-      pqxx::result inserted = tx.exec_params(
-          "INSERT INTO sagas (saga_id, definition_name, definition_version, state, "
-          "idempotency_key, labels, request, snapshot, error, created_at, updated_at, ended_at, "
-          "deadline_at, history_seq, owner, lease_epoch, lease_expires_at) "
-          "SELECT u.id, u.name, u.version, u.state, u.key, u.labels, u.request, u.snapshot, "
-          "u.error, u.created, now(), CASE WHEN u.terminal THEN now() END, u.deadline, u.seq, "
-          "$14, 1, now() + $15 * interval '1 millisecond' "
-          "FROM unnest($1::uuid[], $2::text[], $3::int[], $4::smallint[], $5::text[], "
-          "$6::jsonb[], $7::bytea[], $8::bytea[], $9::text[], $10::timestamptz[], $11::bool[], "
-          "$12::timestamptz[], $13::bigint[]) "
-          "AS u(id, name, version, state, key, labels, request, snapshot, error, created, "
-          "terminal, deadline, seq) "
-          "ON CONFLICT DO NOTHING RETURNING saga_id::text",
+      pqxx::result inserted = tx.exec_prepared(
+          "saga_insert",
           c_id.str(), c_name.str(), c_version.str(), c_state.str(), c_key.str(), c_labels.str(),
           c_request.str(), c_snapshot.str(), c_error.str(), c_created.str(), c_terminal.str(),
           c_deadline.str(), c_seq.str(), owner, Millis(lease));
@@ -153,15 +182,8 @@ absl::StatusOr<CommitResult> PgSagaStore::Commit(const std::vector<SagaWrite>& w
       }
     }
     if (u_id.size() > 0) {
-      pqxx::result updated = tx.exec_params(
-          "UPDATE sagas s SET state = u.state, snapshot = u.snapshot, error = u.error, "
-          "updated_at = now(), ended_at = CASE WHEN u.terminal THEN coalesce(s.ended_at, now()) "
-          "END, history_seq = greatest(s.history_seq, u.seq), "
-          "lease_expires_at = now() + $9 * interval '1 millisecond' "
-          "FROM unnest($1::uuid[], $2::bigint[], $3::smallint[], $4::bytea[], $5::text[], "
-          "$6::bool[], $7::bigint[]) AS u(id, epoch, state, snapshot, error, terminal, seq) "
-          "WHERE s.saga_id = u.id AND s.lease_epoch = u.epoch AND s.owner = $8 "
-          "RETURNING s.saga_id::text",
+      pqxx::result updated = tx.exec_prepared(
+          "saga_update",
           u_id.str(), u_epoch.str(), u_state.str(), u_snapshot.str(), u_error.str(),
           u_terminal.str(), u_seq.str(), owner, Millis(lease));
       absl::flat_hash_set<std::string> ok;
@@ -188,13 +210,8 @@ absl::StatusOr<CommitResult> PgSagaStore::Commit(const std::vector<SagaWrite>& w
       o_message_id.AddText(saga::StrCat(w.snapshot.saga_id(), "/", last));
     }
     if (h_id.size() > 0) {
-      tx.exec_params(
-          "WITH h AS (INSERT INTO saga_history (saga_id, seq, event) "
-          "SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bytea[]) RETURNING saga_id, event) "
-          "INSERT INTO outbox (topic, msg_key, payload, headers, message_id) "
-          "SELECT $4, convert_to(h.saga_id::text, 'UTF8'), h.event, $5::jsonb, m.message_id "
-          "FROM h JOIN unnest($1::uuid[], $6::text[]) AS m(saga_id, message_id) "
-          "ON m.saga_id = h.saga_id",
+      tx.exec_prepared(
+          "saga_history_and_outbox",
           h_id.str(), h_seq.str(), h_transition.str(), events_topic_,
           R"({"content-type":"application/x-protobuf;type=saga.v1.SagaTransition"})",
           o_message_id.str());

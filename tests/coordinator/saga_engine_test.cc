@@ -242,6 +242,34 @@ TEST_F(SagaEngineTest, AStepThatTimesOutIsCompensatedSafely) {
   ExpectInvariantOne(saga, participant_);
 }
 
+TEST_F(SagaEngineTest, AStatusEndpointTurnsAnUnknownOutcomeIntoSuccess) {
+  Register("name: \"order\"\n"
+           "default_retry_policy { initial_backoff { nanos: 10000000 } max_attempts: 2 }\n"
+           "default_step_timeout { nanos: 200000000 }\n" +
+           Step("reserve") +
+           Step("charge", "depends_on: \"reserve\" status { grpc { target: \"TARGET\" "
+                          "method: \"/shop.S/charge_status\" } }"));
+  // Every charge answers too late (after the 200 ms timeout), but the first one does apply, at
+  // 400 ms; the status endpoint, asked after the two attempts timed out (~410 ms), answers
+  // 100 ms later, within its own timeout, that it ran.
+  participant_.SetScript("/shop.S/charge", [](const auto&, int) {
+    return Reply{absl::OkStatus(), absl::Milliseconds(400)};
+  });
+  participant_.SetScript("/shop.S/charge_status", [](const auto&, int) {
+    return Reply{absl::OkStatus(), absl::Milliseconds(100)};
+  });
+  auto started = Start("order");
+  ASSERT_TRUE(started.ok()) << started.status();
+  const std::string id = started->saga.saga_id();
+  saga::v1::Saga saga = AwaitEnd(id);
+  EXPECT_EQ(saga.state(), saga::v1::SAGA_STATE_COMPLETED);
+  EXPECT_EQ(saga.steps(1).state(), saga::v1::STEP_STATE_SUCCEEDED);
+  EXPECT_THAT(Calls(id), ::testing::Contains("charge:status"));
+  EXPECT_TRUE(saga::testing::WaitFor([&] { return participant_.delayed_answers() == 0; },
+                                     absl::Seconds(5)));
+  ExpectInvariantOne(saga, participant_);
+}
+
 TEST_F(SagaEngineTest, IndependentStepsRunInParallel) {
   Register("name: \"fanout\"\n" + Step("a") + Step("b") +
            Step("join", "depends_on: \"a\" depends_on: \"b\""));

@@ -53,6 +53,8 @@ start '{"definition_name":"order","wait_for_completion":true}' | grep -q SAGA_ST
   fail "an order did not complete"
 start '{"definition_name":"order","wait_for_completion":true,"payloads":{"reserve_stock":"CgxvdXQtb2Ytc3RvY2sQAQ=="}}' |
   grep -q SAGA_STATE_COMPENSATED || fail "an out-of-stock order did not compensate"
+start '{"definition_name":"order","wait_for_completion":true,"payloads":{"charge":"CKDCHg=="}}' |
+  grep -q SAGA_STATE_COMPENSATED || fail "a declined charge did not compensate"
 start '{"definition_name":"gift_order","wait_for_completion":true}' | grep -q SAGA_STATE_COMPLETED ||
   fail "a gift order did not complete"
 curl -fsS "http://$SAGAD_HTTP_ADDR/readyz" | grep -q ready || fail "/readyz is not ready"
