@@ -18,8 +18,9 @@ struct SagaEngine::Live {
   uint64_t history_seq = 0;
   std::shared_ptr<const saga::v1::StartSagaRequest> request;
   std::string traceparent;
-  bool create = false;  // not in the store yet
-  bool dirty = false;
+  bool create = false;      // not in the store yet
+  bool dirty = false;       // has something for a commit
+  bool committing = false;  // in a commit in flight
   std::vector<saga::v1::SagaEvent> events;
   std::vector<Dispatch> dispatches;
   StartCallback start_done;
@@ -88,7 +89,9 @@ void SagaEngine::Start() {
     if (started_) return;
     started_ = true;
   }
-  committer_ = std::thread([this] { RunCommitter(); });
+  for (int i = 0; i < std::max(1, options_.committers); ++i) {
+    committers_.emplace_back([this] { RunCommitter(); });
+  }
   timer_ = std::thread([this] { RunTimer(); });
   maintenance_ = std::thread([this] { RunMaintenance(); });
 }
@@ -106,7 +109,7 @@ void SagaEngine::Stop() {
     absl::MutexLock lock(&gate_->mu);  // waits for answers being applied now
     gate_->engine = nullptr;
   }
-  committer_.join();
+  for (std::thread& t : committers_) t.join();
   timer_.join();
   maintenance_.join();
   // Sagas still in memory keep their leases until they expire; another instance (or this
@@ -202,12 +205,16 @@ void SagaEngine::Apply(Live& live, Transition t) {
     live.events.push_back(std::move(e));
   }
   for (const Dispatch& d : t.dispatches) live.dispatches.push_back(d);
-  if (!live.dirty && (live.create || !live.events.empty() || !live.dispatches.empty())) {
-    live.dirty = true;
-    dirty_.push_back(live.instance.saga.saga_id());
-  }
+  if (live.create || !live.events.empty() || !live.dispatches.empty()) MarkDirty(live);
   absl::Time wake = SagaMachine::NextWake(live.instance);
   if (wake < absl::InfiniteFuture()) timers_.emplace(wake, live.instance.saga.saga_id());
+}
+
+void SagaEngine::MarkDirty(Live& live) {
+  if (live.dirty) return;
+  live.dirty = true;
+  // A saga in a commit in flight is queued when that commit ends (see RunCommitter).
+  if (!live.committing) dirty_.push_back(live.instance.saga.saga_id());
 }
 
 void SagaEngine::OnResult(const std::string& saga_id, int step, Operation operation,
@@ -252,6 +259,7 @@ void SagaEngine::RunCommitter() {
         if (it == live_.end()) continue;
         Live& live = *it->second;
         live.dirty = false;
+        live.committing = true;
         SagaWrite& w = writes.emplace_back();
         w.snapshot = live.instance.saga;
         w.events = std::move(live.events);
@@ -319,6 +327,7 @@ void SagaEngine::RunCommitter() {
       {
         absl::MutexLock lock(&mu_);
         for (const SagaWrite& w : writes) live_.erase(w.snapshot.saga_id());
+        std::erase_if(dirty_, [this](const std::string& id) { return !live_.contains(id); });
       }
       absl::Status why = absl::UnavailableError(saga::StrCat(
           "the saga could not be made durable (", result.status().message(),
@@ -339,6 +348,11 @@ void SagaEngine::RunCommitter() {
       for (const SagaWrite& w : writes) {
         const std::string& id = w.snapshot.saga_id();
         const bool rejected = result->fenced.contains(id) || result->duplicates.contains(id);
+        if (auto live = live_.find(id); live != live_.end()) {
+          live->second->committing = false;
+          // What happened during this commit goes to the next one.
+          if (live->second->dirty && !rejected) dirty_.push_back(id);
+        }
         if (rejected || Ended(w.snapshot.state())) {
           auto live = live_.find(id);
           // Drop it unless more happened since (a saga quarantined can still get answers).
@@ -481,10 +495,7 @@ void SagaEngine::Abort(const std::string& saga_id, const std::string& actor,
       }
       live.abort_done.push_back(std::move(done));
       Apply(live, *std::move(t));
-      if (!live.dirty) {  // already compensating: nothing new to commit
-        live.dirty = true;
-        dirty_.push_back(saga_id);
-      }
+      MarkDirty(live);  // even with nothing new (already compensating), to answer the caller
       return;
     }
   }
@@ -525,10 +536,7 @@ void SagaEngine::Adopt(StoredSaga stored, std::shared_ptr<const CompiledDefiniti
     }
     ref.abort_done.push_back(std::move(abort_done));
     Apply(ref, *std::move(t));
-    if (!ref.dirty) {
-      ref.dirty = true;
-      dirty_.push_back(id);
-    }
+    MarkDirty(ref);
   }
 }
 

@@ -4,8 +4,9 @@
 // only then calls the participants, asynchronously, through the ParticipantInvoker.
 //
 // Threads it owns:
-//   committer    takes every saga changed since the last commit, commits them in one batch,
-//                then sends their calls and answers their callers;
+//   committers   each takes the sagas changed since they were last taken (none that another
+//                committer is committing), commits them in one batch, then sends their calls
+//                and answers their callers (one committer by default: see EngineOptions);
 //   timer        fires retries, deadlines and the deadlines of callers waiting for an end;
 //   maintenance  renews this instance's leases and takes over sagas whose lease expired
 //                (another instance died, or this one restarted).
@@ -45,6 +46,10 @@ struct EngineOptions {
   absl::Duration lease_ttl = absl::Seconds(10);   // a dead instance's sagas resume after this
   absl::Duration recovery_interval = absl::Seconds(1);
   int max_batch = 2000;                           // sagas per commit at most
+  // Commits in flight at once. A saga is in at most one of them: its next transition waits
+  // for the commit that carries its previous one. Two were slower than one on 2 cores
+  // (docs/BENCHMARKS.md), so one is the default.
+  int committers = 1;
 };
 
 struct StartResult {
@@ -128,6 +133,8 @@ class SagaEngine {
 
   // Records `t` for `live` (sequences, pending calls) and marks it for the next commit.
   void Apply(Live& live, Transition t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues `live` for a commit (after the one carrying it now, if any).
+  void MarkDirty(Live& live) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnResult(const std::string& saga_id, int step, Operation operation,
                 const absl::Status& status);
   void Send(const PreparedCall& call);
@@ -173,7 +180,7 @@ class SagaEngine {
   std::shared_ptr<AnswerGate> gate_;
 
   absl::Mutex stop_mu_;  // wakes the maintenance thread early on Stop
-  std::thread committer_;
+  std::vector<std::thread> committers_;
   std::thread timer_;
   std::thread maintenance_;
 };
