@@ -72,24 +72,17 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListQuarantined(
   query.definition_name = request->definition_name();
   query.limit = EffectivePageSize(request->page_size());
   if (!request->page_token().empty()) {
-    auto cursor = DecodePageToken(request->page_token(), kQuarantinedToken, 2);
-    int64_t micros;
-    if (!cursor.ok()) return FinishNow(reactor, cursor.status());
-    if (!absl::SimpleAtoi((*cursor)[0], &micros)) {
-      return FinishNow(reactor, absl::InvalidArgumentError("page_token: is damaged"));
-    }
-    query.after = std::make_pair(absl::FromUnixMicros(micros), (*cursor)[1]);
+    auto after = DecodeSagaPageToken(request->page_token(), kQuarantinedToken);
+    if (!after.ok()) return FinishNow(reactor, after.status());
+    query.after = *std::move(after);
   }
   return RunBlocking(executor_, reactor, [this, query, response]() -> absl::Status {
     auto page = store_->List(query);
     if (!page.ok()) return page.status();
     for (auto& saga : page->sagas) *response->add_sagas() = std::move(saga);
     if (page->more) {
-      const auto& last = response->sagas(response->sagas_size() - 1);
-      const int64_t micros =
-          last.create_time().seconds() * 1000000 + last.create_time().nanos() / 1000;
       response->set_next_page_token(
-          EncodePageToken(kQuarantinedToken, {std::to_string(micros), last.saga_id()}));
+          EncodeSagaPageToken(kQuarantinedToken, response->sagas(response->sagas_size() - 1)));
     }
     return absl::OkStatus();
   });

@@ -6,9 +6,12 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "saga/v1/saga.pb.h"
 
 namespace saga::services {
 
@@ -20,6 +23,11 @@ std::string EncodePageToken(std::string_view kind, const std::vector<std::string
 absl::StatusOr<std::vector<std::string>> DecodePageToken(std::string_view token,
                                                          std::string_view kind,
                                                          size_t field_count);
+
+// Tokens of saga lists (newest first): the creation time and id of a page's last saga.
+std::string EncodeSagaPageToken(std::string_view kind, const saga::v1::Saga& last);
+absl::StatusOr<std::pair<absl::Time, std::string>> DecodeSagaPageToken(std::string_view token,
+                                                                       std::string_view kind);
 
 }  // namespace saga::services
 

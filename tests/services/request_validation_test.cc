@@ -118,5 +118,20 @@ TEST(PageTokenTest, RoundTripsAndRefusesTokensOfOtherLists) {
   ExpectInvalid(DecodePageToken(token, "definitions", 3).status(), "page_token");
 }
 
+TEST(PageTokenTest, SagaTokensCarryTimeAndIdAndRefuseDamagedIds) {
+  saga::v1::Saga last;
+  last.set_saga_id(kSagaId);
+  last.mutable_create_time()->set_seconds(1800000000);
+  last.mutable_create_time()->set_nanos(123456000);
+  auto after = DecodeSagaPageToken(EncodeSagaPageToken("sagas", last), "sagas");
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->first, absl::FromUnixMicros(1800000000123456));
+  EXPECT_EQ(after->second, kSagaId);
+  ExpectInvalid(DecodeSagaPageToken(EncodePageToken("sagas", {"1", "not-a-uuid"}), "sagas").status(),
+                "page_token");
+  ExpectInvalid(DecodeSagaPageToken(EncodeSagaPageToken("sagas", last), "quarantined").status(),
+                "page_token");
+}
+
 }  // namespace
 }  // namespace saga::services
