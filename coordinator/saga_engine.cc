@@ -21,6 +21,7 @@ struct SagaEngine::Live {
   bool create = false;      // not in the store yet
   bool dirty = false;       // has something for a commit
   bool committing = false;  // in a commit in flight
+  absl::Time armed = absl::InfiniteFuture();  // the earliest timer entry queued for it
   std::vector<saga::v1::SagaEvent> events;
   std::vector<Dispatch> dispatches;
   StartCallback start_done;
@@ -206,8 +207,12 @@ void SagaEngine::Apply(Live& live, Transition t) {
   }
   for (const Dispatch& d : t.dispatches) live.dispatches.push_back(d);
   if (live.create || !live.events.empty() || !live.dispatches.empty()) MarkDirty(live);
+  // One timer entry per saga at a time: a new one only when it is due earlier.
   absl::Time wake = SagaMachine::NextWake(live.instance);
-  if (wake < absl::InfiniteFuture()) timers_.emplace(wake, live.instance.saga.saga_id());
+  if (wake < live.armed) {
+    live.armed = wake;
+    timers_.emplace(wake, live.instance.saga.saga_id());
+  }
 }
 
 void SagaEngine::MarkDirty(Live& live) {
@@ -427,13 +432,14 @@ void SagaEngine::RunTimer() {
     const absl::Time now = clock_->Now();
     // Due retries and deadlines.
     while (!timers_.empty() && timers_.top().first <= now) {
-      std::string id = timers_.top().second;
+      auto [when, id] = timers_.top();
       timers_.pop();
       auto it = live_.find(id);
       if (it == live_.end()) continue;
       Live& live = *it->second;
-      if (SagaMachine::NextWake(live.instance) > now) continue;  // stale entry
-      Apply(live, SagaMachine::OnTimer(live.instance, now));
+      if (when != live.armed) continue;  // superseded by an earlier entry
+      live.armed = absl::InfiniteFuture();
+      Apply(live, SagaMachine::OnTimer(live.instance, now));  // re-arms for what is left
     }
     // Callers waiting for an end whose deadline came: answer with the durable state.
     std::vector<std::pair<std::string, SagaCallback>> expired;
