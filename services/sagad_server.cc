@@ -21,8 +21,12 @@ namespace saga::services {
 absl::StatusOr<std::unique_ptr<SagadServer>> SagadServer::Start(const ServerConfig& config) {
   std::unique_ptr<SagadServer> server(new SagadServer());
   server->shutdown_grace_ = config.shutdown_grace;
+  // Custom plans always: the commit statements are prepared, and after five runs PostgreSQL
+  // may switch them to a generic plan that scans the sagas table (stalls of up to a second
+  // in saga_bench; docs/BENCHMARKS.md).
   auto pool = pg::ConnectionPool::Create(
-      config.pg_dsn, pg::PoolOptions{.max_connections = config.pg_pool_size});
+      config.pg_dsn, pg::PoolOptions{.max_connections = config.pg_pool_size,
+                                     .on_connect = {"SET plan_cache_mode = force_custom_plan"}});
   if (!pool.ok()) return pool.status();
   server->pool_ = *std::move(pool);
   migrations::Migrator migrator(server->pool_.get());

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include <pqxx/except>
+#include <pqxx/nontransaction>
 
 #include "sdk/base/strings.h"
 #include "sdk/base/log.h"
@@ -47,7 +48,12 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> ConnectionPool::Acquire(
     ++open_;  // reserve the slot before connecting outside the lock
   }
   try {
-    return std::make_unique<pqxx::connection>(dsn_);
+    auto conn = std::make_unique<pqxx::connection>(dsn_);
+    for (const std::string& statement : options_.on_connect) {
+      pqxx::nontransaction tx(*conn);
+      tx.exec(statement);
+    }
+    return conn;
   } catch (const std::exception& e) {
     absl::MutexLock lock(&mu_);
     --open_;

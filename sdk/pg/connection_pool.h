@@ -26,6 +26,8 @@ namespace saga::pg {
 struct PoolOptions {
   int max_connections = 8;
   absl::Duration acquire_timeout = absl::Seconds(10);
+  // Statements run once on each new connection, e.g. session settings.
+  std::vector<std::string> on_connect;
 };
 
 class ConnectionPool {

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <iostream>
 #include <optional>
+#include <sstream>
 
 #include "sdk/base/strings.h"
 #include "tests/harness/wait.h"
@@ -96,6 +97,14 @@ absl::Status PostgresServer::StartPostmaster() {
                "shared_buffers=128MB"},
       .output_path = dir_ + "/postgres.log",
       .run_as = RunAs()};
+  // Extra settings for experiments, e.g. SAGAD_TEST_PG_SETTINGS="wal_init_zero=off".
+  if (const char* extra = std::getenv("SAGAD_TEST_PG_SETTINGS"); extra != nullptr) {
+    std::istringstream settings(extra);
+    for (std::string setting; settings >> setting;) {
+      postgres.argv.push_back("-c");
+      postgres.argv.push_back(setting);
+    }
+  }
   auto child = ChildProcess::Spawn(postgres);
   if (!child.ok()) return child.status();
   postmaster_ = *std::move(child);
