@@ -85,10 +85,6 @@ class SagaStore {
   // Extends every lease `owner` holds to now + `lease`.
   virtual absl::Status RenewLeases(const std::string& owner, absl::Duration lease) = 0;
 
-  // The saga that holds `idempotency_key`, if any.
-  virtual absl::StatusOr<std::optional<saga::v1::Saga>> FindByIdempotencyKey(
-      const std::string& idempotency_key) = 0;
-
   // NOT_FOUND when absent.
   virtual absl::StatusOr<saga::v1::Saga> Get(const std::string& saga_id) = 0;
   virtual absl::StatusOr<SagaPage> List(const SagaQuery& query) = 0;

@@ -293,23 +293,6 @@ absl::Status PgSagaStore::RenewLeases(const std::string& owner, absl::Duration l
   });
 }
 
-absl::StatusOr<std::optional<saga::v1::Saga>> PgSagaStore::FindByIdempotencyKey(
-    const std::string& idempotency_key) {
-  std::optional<saga::v1::Saga> found;
-  absl::Status status = pool_->Run("finding a saga by idempotency key", [&](pqxx::connection& conn) {
-    pqxx::read_transaction tx(conn);
-    pqxx::result rows =
-        tx.exec_params("SELECT snapshot FROM sagas WHERE idempotency_key = $1", idempotency_key);
-    if (rows.empty()) return absl::OkStatus();
-    auto saga = ParseSnapshot(rows[0][0]);
-    if (!saga.ok()) return saga.status();
-    found = *std::move(saga);
-    return absl::OkStatus();
-  });
-  if (!status.ok()) return status;
-  return found;
-}
-
 absl::StatusOr<saga::v1::Saga> PgSagaStore::Get(const std::string& saga_id) {
   absl::StatusOr<saga::v1::Saga> found =
       absl::NotFoundError(saga::StrCat("no saga has id ", saga_id));

@@ -25,8 +25,6 @@ class PgSagaStore : public SagaStore {
   absl::StatusOr<StoredSaga> ClaimOne(const std::string& saga_id, const std::string& owner,
                                       absl::Duration lease) override;
   absl::Status RenewLeases(const std::string& owner, absl::Duration lease) override;
-  absl::StatusOr<std::optional<saga::v1::Saga>> FindByIdempotencyKey(
-      const std::string& idempotency_key) override;
   absl::StatusOr<saga::v1::Saga> Get(const std::string& saga_id) override;
   absl::StatusOr<SagaPage> List(const SagaQuery& query) override;
   absl::StatusOr<std::vector<saga::v1::SagaEvent>> History(const std::string& saga_id,
