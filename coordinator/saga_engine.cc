@@ -184,6 +184,7 @@ void SagaEngine::StartSaga(const saga::v1::StartSagaRequest& request,
   *live->instance.saga.mutable_labels() = request.labels();
   live->request = std::make_shared<const saga::v1::StartSagaRequest>(request);
   live->traceparent = traceparent.empty() ? NewTraceparent() : traceparent;
+  live->instance.saga.set_traceparent(live->traceparent);
   live->create = true;
   live->start_done = std::move(done);
   absl::MutexLock lock(&mu_);
@@ -525,7 +526,9 @@ void SagaEngine::Adopt(StoredSaga stored, std::shared_ptr<const CompiledDefiniti
   auto request = std::make_shared<saga::v1::StartSagaRequest>();
   request->ParseFromString(stored.request);
   live->request = std::move(request);
-  live->traceparent = NewTraceparent();
+  live->traceparent = live->instance.saga.traceparent().empty()
+                          ? NewTraceparent()
+                          : live->instance.saga.traceparent();
   const absl::Time now = clock_->Now();
   absl::MutexLock lock(&mu_);
   const std::string id = live->instance.saga.saga_id();

@@ -4,7 +4,9 @@
 // where one is killed.
 #include <signal.h>
 
+#include <map>
 #include <random>
+#include <set>
 #include <thread>
 
 #include <google/protobuf/util/json_util.h>
@@ -111,6 +113,8 @@ TEST_F(SagadSagaTest, StartWaitGetListHistoryAndWatchOverGrpc) {
     EXPECT_THAT(call.traceparent, HasSubstr("0af7651916cd43dd8448eb211c80319c"));
   }
   EXPECT_EQ(participant_.calls()[1].payload, "{\"amount\": 42}");
+  EXPECT_EQ(started.saga().traceparent(),
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
 
   saga::v1::GetSagaRequest get;
   get.set_saga_id(id);
@@ -373,6 +377,12 @@ TEST_F(SagadSagaTest, TwoInstancesOneKilledItsSagasFinishOnTheOther) {
   EXPECT_TRUE(finished);
   EXPECT_LE(took, absl::Seconds(1) + absl::Seconds(1)) << "lease TTL 1s plus one second";
   EXPECT_EQ(Count("SELECT count(*) FROM sagas WHERE owner = 'sagad-b'"), 50);
+  // The trace context survives the takeover: sagad-b's calls carry each saga's first trace id.
+  std::map<std::string, std::set<std::string>> traces;
+  for (const auto& call : participant_.calls()) {
+    traces[call.saga_id].insert(call.traceparent.substr(0, 35));
+  }
+  for (const auto& [saga_id, ids] : traces) EXPECT_EQ(ids.size(), 1u) << saga_id;
   auto sagas = saga::v1::SagaService::NewStub(b->channel());
   for (const std::string& id : ids) {
     saga::v1::GetSagaRequest get;
