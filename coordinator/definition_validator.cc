@@ -7,10 +7,10 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "sdk/base/strings.h"
 #include "absl/strings/str_join.h"
 #include "outbox/topic_name.h"
 #include "sdk/base/status_macros.h"
+#include "sdk/base/strings.h"
 
 namespace saga::coordinator {
 namespace {

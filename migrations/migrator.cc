@@ -5,8 +5,8 @@
 
 #include <pqxx/pqxx>
 
-#include "sdk/base/strings.h"
 #include "sdk/base/log.h"
+#include "sdk/base/strings.h"
 
 namespace saga::migrations {
 namespace {

@@ -3,9 +3,9 @@
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
-#include "sdk/base/strings.h"
 #include "outbox/topic_name.h"
 #include "sdk/base/status_macros.h"
+#include "sdk/base/strings.h"
 
 namespace saga::outbox {
 

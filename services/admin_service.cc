@@ -4,8 +4,8 @@
 #include "absl/strings/numbers.h"
 #include "services/not_built_yet.h"
 #include "services/page_token.h"
-#include "services/unary_call.h"
 #include "services/request_validation.h"
+#include "services/unary_call.h"
 
 namespace saga::services {
 namespace {

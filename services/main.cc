@@ -13,11 +13,11 @@
 
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "sdk/base/strings.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "migrations/migrator.h"
 #include "sdk/base/log.h"
+#include "sdk/base/strings.h"
 #include "sdk/pg/connection_pool.h"
 #include "services/config.h"
 #include "services/sagad_server.h"

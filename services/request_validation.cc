@@ -2,11 +2,11 @@
 
 #include <string>
 
-#include "sdk/base/strings.h"
 #include "absl/strings/str_replace.h"
 #include "coordinator/definition_validator.h"
 #include "outbox/topic_name.h"
 #include "sdk/base/status_macros.h"
+#include "sdk/base/strings.h"
 #include "sdk/base/uuid.h"
 
 namespace saga::services {

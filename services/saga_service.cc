@@ -6,7 +6,6 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
-#include "sdk/base/uuid.h"
 #include "coordinator/definition_validator.h"
 #include "coordinator/descriptor_import.h"
 #include "sdk/base/strings.h"

@@ -9,12 +9,12 @@
 
 #include <pqxx/nontransaction>
 
-#include "sdk/base/strings.h"
+#include "absl/time/clock.h"
 #include "grpc/health/v1/health.pb.h"
 #include "migrations/migrator.h"
-#include "services/startup_definitions.h"
-#include "absl/time/clock.h"
 #include "sdk/base/log.h"
+#include "sdk/base/strings.h"
+#include "services/startup_definitions.h"
 
 namespace saga::services {
 

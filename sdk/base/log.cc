@@ -5,9 +5,9 @@
 #include <atomic>
 #include <cstdio>
 
-#include "sdk/base/strings.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "sdk/base/strings.h"
 
 namespace saga {
 namespace {

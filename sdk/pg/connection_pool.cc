@@ -5,8 +5,8 @@
 #include <pqxx/except>
 #include <pqxx/nontransaction>
 
-#include "sdk/base/strings.h"
 #include "sdk/base/log.h"
+#include "sdk/base/strings.h"
 #include "sdk/pg/pg_status.h"
 
 namespace saga::pg {

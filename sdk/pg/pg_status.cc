@@ -4,8 +4,8 @@
 
 #include <pqxx/except>
 
-#include "sdk/base/strings.h"
 #include "absl/strings/strip.h"
+#include "sdk/base/strings.h"
 
 namespace saga::pg {
 
