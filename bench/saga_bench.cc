@@ -6,7 +6,8 @@
 // It starts a throwaway PostgreSQL, measures pgbench one-row-insert commits/s with 8 clients
 // (the durable-commit limit), starts no-op gRPC participants in another process, measures the
 // no-op gRPC calls/s of this client code against them (the transport limit), then runs sagad
-// (this build) and drives a 3-step saga with a closed-loop client at each concurrency:
+// (this build) and drives a 3-step saga with an asynchronous closed-loop client (no thread per
+// call in flight) at each concurrency:
 // StartSaga with wait_for_completion, so each call's latency is StartSaga-to-COMPLETED.
 // The last line is `ratio=` sagas/s at the best concurrency divided by pgbench commits/s.
 #include <signal.h>
@@ -31,6 +32,7 @@
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
@@ -102,35 +104,55 @@ Figures Summarize(std::vector<double> latencies_ms, absl::Duration elapsed) {
   return f;
 }
 
-// Runs `call` in a closed loop from `concurrency` threads for `duration`; latencies of calls
-// that succeeded.
+// A closed loop without a thread per call: `concurrency` chains of asynchronous calls, each
+// starting its next call from the completion of the previous one, for `duration`. `start`
+// begins one call and runs `done(ok)` when it completes. Latencies of the calls that succeeded.
 Figures ClosedLoop(int concurrency, absl::Duration duration,
-                   const std::function<bool(int worker)>& call, long* failures) {
-  std::atomic<bool> stop{false};
-  std::atomic<long> failed{0};
-  std::vector<std::vector<double>> latencies(concurrency);
-  std::vector<std::thread> workers;
-  const absl::Time start = absl::Now();
-  for (int w = 0; w < concurrency; ++w) {
-    workers.emplace_back([&, w] {
-      while (!stop.load(std::memory_order_relaxed)) {
-        absl::Time t0 = absl::Now();
-        if (call(w)) {
-          latencies[w].push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+                   const std::function<void(std::function<void(bool)> done)>& start,
+                   long* failures) {
+  struct Loop {
+    absl::Mutex mu;
+    std::vector<double> latencies ABSL_GUARDED_BY(mu);
+    long failed ABSL_GUARDED_BY(mu) = 0;
+    int active ABSL_GUARDED_BY(mu) = 0;
+    bool stop ABSL_GUARDED_BY(mu) = false;
+  } loop;
+  std::function<void()> launch = [&] {
+    const absl::Time t0 = absl::Now();
+    start([&, t0](bool ok) {
+      const double ms = absl::ToDoubleMilliseconds(absl::Now() - t0);
+      bool again;
+      {
+        absl::MutexLock lock(&loop.mu);
+        if (ok) {
+          loop.latencies.push_back(ms);
         } else {
-          failed.fetch_add(1);
+          ++loop.failed;
         }
+        again = !loop.stop;
+        if (!again) --loop.active;
       }
+      if (again) launch();
     });
+  };
+  const absl::Time begin = absl::Now();
+  {
+    absl::MutexLock lock(&loop.mu);
+    loop.active = concurrency;
   }
+  for (int i = 0; i < concurrency; ++i) launch();
   saga::testing::Pause(duration);
-  stop = true;
-  for (auto& t : workers) t.join();
-  const absl::Duration elapsed = absl::Now() - start;
-  std::vector<double> all;
-  for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
-  if (failures != nullptr) *failures = failed.load();
-  return Summarize(std::move(all), elapsed);
+  absl::MutexLock lock(&loop.mu);
+  loop.stop = true;
+  const absl::Duration elapsed = absl::Now() - begin;
+  loop.mu.AwaitWithTimeout(absl::Condition(
+                               +[](Loop* l) ABSL_EXCLUSIVE_LOCKS_REQUIRED(l->mu) {
+                                 return l->active == 0;
+                               },
+                               &loop),
+                           absl::Seconds(60));
+  if (failures != nullptr) *failures = loop.failed;
+  return Summarize(loop.latencies, elapsed);
 }
 
 double PgbenchTps(const saga::testing::PostgresServer& pg, const std::string& bin_dir,
@@ -237,16 +259,19 @@ int main(int argc, char** argv) {
     auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
     grpc::GenericStub stub(channel);
     const int c = concurrencies.back();
-    Figures noop = ClosedLoop(c, phase, [&](int) {
-      grpc::ClientContext context;
+    Figures noop = ClosedLoop(c, phase, [&](std::function<void(bool)> done) {
+      struct Call {
+        grpc::ClientContext context;
+        grpc::ByteBuffer request, response;
+      };
+      auto* call = new Call();
       grpc::Slice slice(std::string("x"));
-      grpc::ByteBuffer request(&slice, 1), response;
-      absl::Notification done;
-      grpc::Status status;
-      stub.UnaryCall(&context, "/bench.Noop/Call", grpc::StubOptions(), &request, &response,
-                     [&](grpc::Status s) { status = s; done.Notify(); });
-      done.WaitForNotification();
-      return status.ok();
+      call->request = grpc::ByteBuffer(&slice, 1);
+      stub.UnaryCall(&call->context, "/bench.Noop/Call", grpc::StubOptions(), &call->request,
+                     &call->response, [call, done](grpc::Status s) {
+                       delete call;
+                       done(s.ok());
+                     });
     }, nullptr);
     std::printf("limit 2: no-op gRPC calls/s, %d in flight: %.0f (p50 %.2f ms, p99 %.2f ms)\n",
                 c, noop.per_second, noop.p50_ms, noop.p99_ms);
@@ -301,15 +326,25 @@ int main(int argc, char** argv) {
           args)));
     }
     long failures = 0;
-    Figures f = ClosedLoop(c, phase, [&](int worker) {
-      saga::v1::StartSagaRequest request;
-      request.set_definition_name("bench");
-      request.set_wait_for_completion(true);
-      saga::v1::StartSagaResponse response;
-      grpc::ClientContext context;
-      context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
-      grpc::Status status = stubs[worker % stubs.size()]->StartSaga(&context, request, &response);
-      return status.ok() && response.saga().state() == saga::v1::SAGA_STATE_COMPLETED;
+    std::atomic<int> next_stub{0};
+    Figures f = ClosedLoop(c, phase, [&](std::function<void(bool)> done) {
+      struct Call {
+        grpc::ClientContext context;
+        saga::v1::StartSagaRequest request;
+        saga::v1::StartSagaResponse response;
+      };
+      auto* call = new Call();
+      call->request.set_definition_name("bench");
+      call->request.set_wait_for_completion(true);
+      call->context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+      auto& stub = stubs[next_stub.fetch_add(1) % stubs.size()];
+      stub->async()->StartSaga(&call->context, &call->request, &call->response,
+                               [call, done](grpc::Status s) {
+                                 bool ok = s.ok() && call->response.saga().state() ==
+                                                         saga::v1::SAGA_STATE_COMPLETED;
+                                 delete call;
+                                 done(ok);
+                               });
     }, &failures);
     std::printf("%-12d %12.0f %10.2f %10.2f %10ld\n", c, f.per_second, f.p50_ms, f.p99_ms,
                 failures);
