@@ -4,6 +4,7 @@
 #include "absl/strings/numbers.h"
 #include "services/not_built_yet.h"
 #include "services/page_token.h"
+#include "services/saga_list.h"
 #include "services/request_validation.h"
 #include "services/unary_call.h"
 
@@ -71,21 +72,9 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListQuarantined(
   query.states = {saga::v1::SAGA_STATE_QUARANTINED};
   query.definition_name = request->definition_name();
   query.limit = EffectivePageSize(request->page_size());
-  if (!request->page_token().empty()) {
-    auto after = DecodeSagaPageToken(request->page_token(), kQuarantinedToken);
-    if (!after.ok()) return FinishNow(reactor, after.status());
-    query.after = *std::move(after);
-  }
-  return RunBlocking(executor_, reactor, [this, query, response]() -> absl::Status {
-    auto page = store_->List(query);
-    if (!page.ok()) return page.status();
-    for (auto& saga : page->sagas) *response->add_sagas() = std::move(saga);
-    if (page->more) {
-      response->set_next_page_token(
-          EncodeSagaPageToken(kQuarantinedToken, response->sagas(response->sagas_size() - 1)));
-    }
-    return absl::OkStatus();
-  });
+  return AnswerSagaPage(reactor, executor_, store_, std::move(query), kQuarantinedToken,
+                        request->page_token(), response->mutable_sagas(),
+                        response->mutable_next_page_token());
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::ListParked(grpc::CallbackServerContext* context,

@@ -11,6 +11,7 @@
 #include "sdk/base/strings.h"
 #include "services/not_built_yet.h"
 #include "services/page_token.h"
+#include "services/saga_list.h"
 #include "services/unary_call.h"
 #include "services/watch_saga_reactor.h"
 
@@ -192,21 +193,9 @@ grpc::ServerUnaryReactor* SagaServiceImpl::ListSagas(grpc::CallbackServerContext
   if (request->has_created_before()) query.created_before = to_time(request->created_before());
   for (const auto& [key, value] : request->labels()) query.labels.emplace_back(key, value);
   query.limit = EffectivePageSize(request->page_size());
-  if (!request->page_token().empty()) {
-    auto after = DecodeSagaPageToken(request->page_token(), kSagasToken);
-    if (!after.ok()) return FinishNow(reactor, after.status());
-    query.after = *std::move(after);
-  }
-  return RunBlocking(executor_, reactor, [this, query, response]() -> absl::Status {
-    auto page = store_->List(query);
-    if (!page.ok()) return page.status();
-    for (auto& saga : page->sagas) *response->add_sagas() = std::move(saga);
-    if (page->more) {
-      response->set_next_page_token(
-          EncodeSagaPageToken(kSagasToken, response->sagas(response->sagas_size() - 1)));
-    }
-    return absl::OkStatus();
-  });
+  return AnswerSagaPage(reactor, executor_, store_, std::move(query), kSagasToken,
+                        request->page_token(), response->mutable_sagas(),
+                        response->mutable_next_page_token());
 }
 
 grpc::ServerWriteReactor<saga::v1::WatchSagaResponse>* SagaServiceImpl::WatchSaga(

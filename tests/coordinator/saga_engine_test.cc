@@ -14,11 +14,9 @@
 #include "coordinator/pg/pg_saga_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "migrations/migrator.h"
 #include "sdk/base/strings.h"
-#include "sdk/base/uuid.h"
 #include "tests/fakes/recording_participant.h"
-#include "tests/harness/postgres_server.h"
+#include "tests/harness/migrated_database.h"
 #include "tests/harness/wait.h"
 
 namespace saga::coordinator {
@@ -36,13 +34,10 @@ void ExpectInvariantOne(const saga::v1::Saga& saga, RecordingParticipant& partic
 class SagaEngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto dsn = saga::testing::SharedPostgres().CreateDatabase("e" + NewUuid().substr(0, 8));
-    ASSERT_TRUE(dsn.ok()) << dsn.status();
-    dsn_ = *dsn;
-    auto pool = saga::pg::ConnectionPool::Create(dsn_, {.max_connections = 8});
-    ASSERT_TRUE(pool.ok()) << pool.status();
-    pool_ = *std::move(pool);
-    ASSERT_TRUE(migrations::Migrator(pool_.get()).Migrate().ok());
+    auto db = saga::testing::NewMigratedDatabase();
+    ASSERT_TRUE(db.ok()) << db.status();
+    dsn_ = db->dsn;
+    pool_ = std::move(db->pool);
     definitions_ = std::make_unique<pg::PgDefinitionStore>(pool_.get());
     registry_ = std::make_unique<DefinitionRegistry>(definitions_.get());
     store_ = std::make_unique<pg::PgSagaStore>(pool_.get(), "sagad.saga-events");

@@ -9,7 +9,6 @@
 #include "gtest/gtest.h"
 #include "saga/v1/saga_service.grpc.pb.h"
 #include "sdk/base/strings.h"
-#include "sdk/base/uuid.h"
 #include "shop/shop.pb.h"
 #include "tests/harness/child_process.h"
 #include "tests/harness/postgres_server.h"
@@ -24,7 +23,7 @@ using ::testing::HasSubstr;
 class ShopQuickstartTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto dsn = saga::testing::SharedPostgres().CreateDatabase("q" + NewUuid().substr(0, 8));
+    auto dsn = saga::testing::SharedPostgres().CreateFreshDatabase();
     ASSERT_TRUE(dsn.ok()) << dsn.status();
     std::string output;
     auto code = saga::testing::SagadProcess::Run(*dsn, {"migrate"}, &output);

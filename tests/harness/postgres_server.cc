@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "sdk/base/strings.h"
+#include "sdk/base/uuid.h"
 #include "tests/harness/wait.h"
 
 namespace saga::testing {
@@ -159,6 +160,10 @@ absl::StatusOr<std::string> PostgresServer::CreateDatabase(std::string_view name
   PQfinish(conn);
   if (!ok) return absl::InternalError(saga::StrCat("CREATE DATABASE ", name, ": ", error));
   return Dsn(name);
+}
+
+absl::StatusOr<std::string> PostgresServer::CreateFreshDatabase() {
+  return CreateDatabase("t" + NewUuid().substr(0, 8));
 }
 
 PostgresServer& SharedPostgres() {

@@ -24,6 +24,9 @@ class PostgresServer {
   // Creates an empty database and returns its connection string.
   absl::StatusOr<std::string> CreateDatabase(std::string_view name);
 
+  // Creates an empty database with a name of its own; returns its connection string.
+  absl::StatusOr<std::string> CreateFreshDatabase();
+
   // The connection string of `database` (user sagad, no password).
   std::string Dsn(std::string_view database) const;
 

@@ -8,7 +8,6 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "sdk/base/uuid.h"
 #include "tests/harness/postgres_server.h"
 
 namespace saga::migrations {
@@ -19,8 +18,7 @@ using ::testing::HasSubstr;
 class MigratorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string name = "m" + NewUuid().substr(0, 8);
-    auto dsn = saga::testing::SharedPostgres().CreateDatabase(name);
+    auto dsn = saga::testing::SharedPostgres().CreateFreshDatabase();
     ASSERT_TRUE(dsn.ok()) << dsn.status();
     dsn_ = *dsn;
     auto pool = pg::ConnectionPool::Create(dsn_, {.max_connections = 2});

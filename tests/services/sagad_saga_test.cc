@@ -19,7 +19,6 @@
 #include "saga/v1/admin_service.grpc.pb.h"
 #include "saga/v1/saga_service.grpc.pb.h"
 #include "sdk/base/strings.h"
-#include "sdk/base/uuid.h"
 #include "tests/fakes/recording_participant.h"
 #include "tests/harness/postgres_server.h"
 #include "tests/harness/sagad_process.h"
@@ -43,7 +42,7 @@ std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout = absl::Seco
 class SagadSagaTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto dsn = saga::testing::SharedPostgres().CreateDatabase("g" + NewUuid().substr(0, 8));
+    auto dsn = saga::testing::SharedPostgres().CreateFreshDatabase();
     ASSERT_TRUE(dsn.ok()) << dsn.status();
     dsn_ = *dsn;
     std::string output;

@@ -53,7 +53,7 @@ saga::v1::SagaDefinition OrderDefinition(const std::string& charge_method = "/sh
 class SagadTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto dsn = saga::testing::SharedPostgres().CreateDatabase("s" + NewUuid().substr(0, 8));
+    auto dsn = saga::testing::SharedPostgres().CreateFreshDatabase();
     ASSERT_TRUE(dsn.ok()) << dsn.status();
     dsn_ = *dsn;
   }
@@ -112,7 +112,7 @@ TEST_F(SagadTest, MigrateTwiceInARowAndTwiceAtOnceGivesTheSameSchema) {
   const std::string sequential = SchemaText(dsn_);
   EXPECT_THAT(sequential, HasSubstr("saga_definitions.definition:bytea"));
 
-  auto other = saga::testing::SharedPostgres().CreateDatabase("c" + NewUuid().substr(0, 8));
+  auto other = saga::testing::SharedPostgres().CreateFreshDatabase();
   ASSERT_TRUE(other.ok());
   absl::StatusOr<int> a, b;
   std::string out_a, out_b;

@@ -8,9 +8,7 @@
 
 #include "coordinator/definition_registry.h"
 #include "gtest/gtest.h"
-#include "migrations/migrator.h"
-#include "sdk/base/uuid.h"
-#include "tests/harness/postgres_server.h"
+#include "tests/harness/migrated_database.h"
 
 namespace saga::coordinator::pg {
 namespace {
@@ -28,13 +26,10 @@ saga::v1::SagaDefinition Definition(const std::string& name, const std::string& 
 class PgDefinitionStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto dsn = saga::testing::SharedPostgres().CreateDatabase("d" + NewUuid().substr(0, 8));
-    ASSERT_TRUE(dsn.ok()) << dsn.status();
-    dsn_ = *dsn;
-    auto pool = saga::pg::ConnectionPool::Create(dsn_, {.max_connections = 8});
-    ASSERT_TRUE(pool.ok()) << pool.status();
-    pool_ = *std::move(pool);
-    ASSERT_TRUE(migrations::Migrator(pool_.get()).Migrate().ok());
+    auto db = saga::testing::NewMigratedDatabase();
+    ASSERT_TRUE(db.ok()) << db.status();
+    dsn_ = db->dsn;
+    pool_ = std::move(db->pool);
     store_ = std::make_unique<PgDefinitionStore>(pool_.get());
     registry_ = std::make_unique<DefinitionRegistry>(store_.get());
   }
