@@ -2,6 +2,9 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
+#include "outbox/pg/parked_messages.h"
+#include "sdk/base/log.h"
+#include "sdk/base/strings.h"
 #include "services/not_built_yet.h"
 #include "services/page_token.h"
 #include "services/saga_list.h"
@@ -13,7 +16,7 @@ namespace {
 constexpr char kOperations[] = "operator actions (issue #7)";
 constexpr char kHistoryToken[] = "history";
 constexpr char kQuarantinedToken[] = "quarantined";
-constexpr char kRelay[] = "the outbox relay (issue #4)";
+constexpr char kParkedToken[] = "parked";
 }  // namespace
 
 grpc::ServerUnaryReactor* AdminServiceImpl::RetrySaga(grpc::CallbackServerContext* context,
@@ -79,14 +82,44 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListQuarantined(
 
 grpc::ServerUnaryReactor* AdminServiceImpl::ListParked(grpc::CallbackServerContext* context,
                                                        const saga::v1::ListParkedRequest* request,
-                                                       saga::v1::ListParkedResponse*) {
-  return NotBuiltYet(context, ValidateRequest(*request), "ListParked", kRelay);
+                                                       saga::v1::ListParkedResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::Status s = ValidateRequest(*request); !s.ok()) return FinishNow(reactor, s);
+  int64_t after = 0;
+  if (!request->page_token().empty()) {
+    auto cursor = DecodePageToken(request->page_token(), kParkedToken, 1);
+    if (!cursor.ok()) return FinishNow(reactor, cursor.status());
+    if (!absl::SimpleAtoi((*cursor)[0], &after)) {
+      return FinishNow(reactor, absl::InvalidArgumentError("page_token: is damaged"));
+    }
+  }
+  const int limit = EffectivePageSize(request->page_size());
+  return RunBlocking(executor_, reactor, [this, request, response, after, limit]() -> absl::Status {
+    auto page = outbox::pg::ListParked(*pool_, "outbox", request->topic(), after, limit);
+    if (!page.ok()) return page.status();
+    for (auto& m : page->messages) *response->add_messages() = std::move(m);
+    if (page->more) {
+      response->set_next_page_token(EncodePageToken(kParkedToken, {std::to_string(page->last_id)}));
+    }
+    return absl::OkStatus();
+  });
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::RequeueParked(
     grpc::CallbackServerContext* context, const saga::v1::RequeueParkedRequest* request,
-    saga::v1::RequeueParkedResponse*) {
-  return NotBuiltYet(context, ValidateRequest(*request), "RequeueParked", kRelay);
+    saga::v1::RequeueParkedResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::Status s = ValidateRequest(*request); !s.ok()) return FinishNow(reactor, s);
+  return RunBlocking(executor_, reactor, [this, request, response]() -> absl::Status {
+    std::vector<std::string> ids(request->message_ids().begin(), request->message_ids().end());
+    auto requeued = outbox::pg::RequeueParked(*pool_, "outbox", ids);
+    if (!requeued.ok()) return requeued.status();
+    response->set_requeued(static_cast<uint32_t>(*requeued));
+    LogInfo("parked outbox messages requeued",
+            {{"requested", saga::StrCat(ids.size())}, {"requeued", saga::StrCat(*requeued)},
+             {"reason", request->reason()}});
+    return absl::OkStatus();
+  });
 }
 
 }  // namespace saga::services

@@ -1,21 +1,23 @@
 // AdminServiceImpl serves saga.v1.AdminService. Every RPC validates its input (ids, reasons,
-// filters, page sizes). GetHistory and ListQuarantined read the SagaStore; the operator actions
-// come with the operations issue (#7) and parked rows with the relay (#4): until then valid
-// requests for them answer UNIMPLEMENTED.
+// filters, page sizes). GetHistory and ListQuarantined read the SagaStore; ListParked and
+// RequeueParked work on sagad's own outbox table; the operator actions on sagas come with the
+// operations issue (#7): until then valid requests for them answer UNIMPLEMENTED.
 #ifndef SAGA_SERVICES_ADMIN_SERVICE_H_
 #define SAGA_SERVICES_ADMIN_SERVICE_H_
 
 #include "coordinator/saga_store.h"
 #include "saga/v1/admin_service.grpc.pb.h"
 #include "sdk/base/blocking_executor.h"
+#include "sdk/pg/connection_pool.h"
 
 namespace saga::services {
 
 class AdminServiceImpl final : public saga::v1::AdminService::CallbackService {
  public:
-  // Both must outlive the service.
-  AdminServiceImpl(coordinator::SagaStore* store, BlockingExecutor* executor)
-      : store_(store), executor_(executor) {}
+  // All must outlive the service.
+  AdminServiceImpl(coordinator::SagaStore* store, pg::ConnectionPool* pool,
+                   BlockingExecutor* executor)
+      : store_(store), pool_(pool), executor_(executor) {}
 
   grpc::ServerUnaryReactor* RetrySaga(grpc::CallbackServerContext* context,
                                       const saga::v1::RetrySagaRequest* request,
@@ -41,6 +43,7 @@ class AdminServiceImpl final : public saga::v1::AdminService::CallbackService {
 
  private:
   coordinator::SagaStore* const store_;
+  pg::ConnectionPool* const pool_;
   BlockingExecutor* const executor_;
 };
 

@@ -5,7 +5,9 @@
 #include <cstdint>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "outbox/topic_name.h"
 #include "sdk/base/strings.h"
 #include "sdk/base/uuid.h"
@@ -38,6 +40,20 @@ ABSL_FLAG(std::string, descriptor_set, "",
 ABSL_FLAG(std::string, descriptor_targets, "",
           "the gRPC targets of the descriptor set's services: host:port, or "
           "pkg.Svc=host:port,... (env SAGAD_DESCRIPTOR_TARGETS)");
+ABSL_FLAG(std::string, relay, "",
+          "on: `sagad serve` relays its outbox to Kafka; off: leave it to `sagad relay` "
+          "processes (env SAGAD_RELAY)");
+ABSL_FLAG(std::string, relay_sources, "",
+          "more outbox tables to relay: table=dsn;table=dsn (env SAGAD_RELAY_SOURCES)");
+ABSL_FLAG(std::string, relay_batch, "", "outbox rows per relay cycle (env SAGAD_RELAY_BATCH)");
+ABSL_FLAG(std::string, relay_max_attempts, "",
+          "rejected deliveries before an outbox row is parked (env SAGAD_RELAY_MAX_ATTEMPTS)");
+ABSL_FLAG(std::string, relay_poll_interval, "",
+          "how often the relay looks for rows without a notification, e.g. 1s "
+          "(env SAGAD_RELAY_POLL_INTERVAL)");
+ABSL_FLAG(std::string, kafka_delivery_timeout, "",
+          "how long a message may wait for Kafka before it is sent again, e.g. 30s "
+          "(env SAGAD_KAFKA_DELIVERY_TIMEOUT)");
 ABSL_FLAG(std::string, shutdown_grace, "",
           "how long calls in flight may finish at shutdown, e.g. 5s (env SAGAD_SHUTDOWN_GRACE)");
 
@@ -71,6 +87,34 @@ absl::Status CheckAddress(const std::string& addr, const char* env) {
         env, ": \"", addr, "\" must be host:port, e.g. 127.0.0.1:50051 or 0.0.0.0:50051"));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<absl::Duration> Duration(const std::string& text, const char* env,
+                                        absl::Duration min, absl::Duration max) {
+  absl::Duration value;
+  if (!absl::ParseDuration(text, &value) || value < min || value > max) {
+    return absl::InvalidArgumentError(
+        saga::StrCat(env, ": \"", text, "\" must be a duration from ", absl::FormatDuration(min),
+                     " to ", absl::FormatDuration(max), ", e.g. 1s or 500ms"));
+  }
+  return value;
+}
+
+// "table=dsn;table=dsn": the first '=' of each entry ends the table name.
+absl::StatusOr<std::vector<RelaySource>> RelaySources(const std::string& text) {
+  std::vector<RelaySource> sources;
+  for (absl::string_view entry : absl::StrSplit(text, ';', absl::SkipWhitespace())) {
+    entry = absl::StripAsciiWhitespace(entry);
+    size_t eq = entry.find('=');
+    if (eq == absl::string_view::npos || eq == 0 || eq + 1 == entry.size()) {
+      return absl::InvalidArgumentError(saga::StrCat(
+          "SAGAD_RELAY_SOURCES: \"", std::string(entry),
+          "\" must be table=dsn, e.g. outbox=postgresql://billing@db:5432/billing"));
+    }
+    sources.push_back(RelaySource{.table = std::string(entry.substr(0, eq)),
+                                  .dsn = std::string(entry.substr(eq + 1))});
+  }
+  return sources;
 }
 
 }  // namespace
@@ -111,6 +155,33 @@ absl::StatusOr<ServerConfig> LoadConfig(const std::function<const char*(const ch
     return absl::InvalidArgumentError(saga::StrCat(
         "SAGAD_LEASE_TTL: \"", ttl, "\" must be a duration from 300ms to 10m, e.g. 10s"));
   }
+  std::string relay = Setting(FLAGS_relay, "SAGAD_RELAY", "on", getenv);
+  if (relay != "on" && relay != "off") {
+    return absl::InvalidArgumentError(
+        saga::StrCat("SAGAD_RELAY: \"", relay, "\" must be on or off"));
+  }
+  config.relay = relay == "on";
+  auto sources = RelaySources(Setting(FLAGS_relay_sources, "SAGAD_RELAY_SOURCES", "", getenv));
+  if (!sources.ok()) return sources.status();
+  config.relay_sources = *std::move(sources);
+  auto batch = Integer(Setting(FLAGS_relay_batch, "SAGAD_RELAY_BATCH", "2000", getenv),
+                       "SAGAD_RELAY_BATCH", 1, 100000);
+  if (!batch.ok()) return batch.status();
+  config.relay_batch = static_cast<int>(*batch);
+  auto attempts =
+      Integer(Setting(FLAGS_relay_max_attempts, "SAGAD_RELAY_MAX_ATTEMPTS", "5", getenv),
+              "SAGAD_RELAY_MAX_ATTEMPTS", 1, 1000);
+  if (!attempts.ok()) return attempts.status();
+  config.relay_max_attempts = static_cast<int>(*attempts);
+  auto poll = Duration(Setting(FLAGS_relay_poll_interval, "SAGAD_RELAY_POLL_INTERVAL", "1s", getenv),
+                       "SAGAD_RELAY_POLL_INTERVAL", absl::Milliseconds(10), absl::Minutes(1));
+  if (!poll.ok()) return poll.status();
+  config.relay_poll_interval = *poll;
+  auto delivery =
+      Duration(Setting(FLAGS_kafka_delivery_timeout, "SAGAD_KAFKA_DELIVERY_TIMEOUT", "30s", getenv),
+               "SAGAD_KAFKA_DELIVERY_TIMEOUT", absl::Seconds(1), absl::Minutes(30));
+  if (!delivery.ok()) return delivery.status();
+  config.kafka_delivery_timeout = *delivery;
   char host[256] = "sagad";
   gethostname(host, sizeof(host) - 1);
   config.instance_id = Setting(FLAGS_instance_id, "SAGAD_INSTANCE_ID",

@@ -16,6 +16,13 @@
 //   --instance_id         SAGAD_INSTANCE_ID         <hostname>-<random> (unique per process)
 //   --events_topic        SAGAD_EVENTS_TOPIC        sagad.saga-events (lifecycle events' topic)
 //   --definitions         SAGAD_DEFINITIONS         (none) a directory of *.textproto definitions
+//   --relay               SAGAD_RELAY               on (sagad serve relays its outbox; off: leave it
+//                                                   to `sagad relay` processes)
+//   --relay_sources       SAGAD_RELAY_SOURCES       (none) more outbox tables: table=dsn;table=dsn
+//   --relay_batch         SAGAD_RELAY_BATCH         2000 (rows per relay cycle)
+//   --relay_max_attempts  SAGAD_RELAY_MAX_ATTEMPTS  5 (rejections before a row is parked)
+//   --relay_poll_interval SAGAD_RELAY_POLL_INTERVAL 1s (the fallback when no NOTIFY comes)
+//   --kafka_delivery_timeout SAGAD_KAFKA_DELIVERY_TIMEOUT 30s (then a message is sent again)
 //   --descriptor_set      SAGAD_DESCRIPTOR_SET      (none) a FileDescriptorSet with saga options
 //   --descriptor_targets  SAGAD_DESCRIPTOR_TARGETS  (none) where its services are served:
 //                                                   "host:port" for all, or
@@ -26,12 +33,19 @@
 #include <cstddef>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "sdk/base/log.h"
 
 namespace saga::services {
+
+// An outbox table of another database for the relay to publish.
+struct RelaySource {
+  std::string table;
+  std::string dsn;
+};
 
 struct ServerConfig {
   std::string pg_dsn;
@@ -49,6 +63,12 @@ struct ServerConfig {
   std::string definitions_dir;
   std::string descriptor_set_path;
   std::string descriptor_targets;
+  bool relay = true;
+  std::vector<RelaySource> relay_sources;
+  int relay_batch = 0;
+  int relay_max_attempts = 0;
+  absl::Duration relay_poll_interval;
+  absl::Duration kafka_delivery_timeout;
 
   bool embedded_kafka() const { return kafka_brokers == "embedded"; }
 };

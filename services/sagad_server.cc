@@ -60,6 +60,14 @@ absl::StatusOr<std::unique_ptr<SagadServer>> SagadServer::Start(const ServerConf
     LogInfo("Kafka brokers configured", {{"bootstrap_servers", config.kafka_brokers}});
   }
 
+  if (config.relay) {
+    auto relays = OutboxRelays::Start(config, config.embedded_kafka()
+                                                  ? server->embedded_kafka_->bootstrap_servers()
+                                                  : config.kafka_brokers);
+    if (!relays.ok()) return relays.status();
+    server->relays_ = *std::move(relays);
+  }
+
   server->executor_ = std::make_unique<BlockingExecutor>(config.worker_threads);
   RequestLimits limits{.max_payload_bytes = config.max_payload_bytes};
   server->saga_service_ = std::make_unique<SagaServiceImpl>(
@@ -68,9 +76,10 @@ absl::StatusOr<std::unique_ptr<SagadServer>> SagadServer::Start(const ServerConf
   server->tcc_service_ = std::make_unique<TccServiceImpl>(limits);
   outbox::MessageLimits message_limits;
   message_limits.max_payload_bytes = config.max_payload_bytes;
-  server->outbox_service_ = std::make_unique<OutboxServiceImpl>(message_limits);
-  server->admin_service_ =
-      std::make_unique<AdminServiceImpl>(server->saga_store_.get(), server->executor_.get());
+  server->outbox_service_ = std::make_unique<OutboxServiceImpl>(
+      server->pool_.get(), server->executor_.get(), message_limits);
+  server->admin_service_ = std::make_unique<AdminServiceImpl>(
+      server->saga_store_.get(), server->pool_.get(), server->executor_.get());
 
   // Links health.proto's descriptors in, so reflection can describe grpc.health.v1.Health.
   (void)grpc::health::v1::HealthCheckRequest::descriptor();
@@ -142,7 +151,8 @@ std::string SagadServer::MetricsText() const {
       pool_->open_connections(), "\n", "sagad_db_pool_connections{state=\"busy\"} ",
       pool_->busy_connections(), "\n",
       "# HELP sagad_live_sagas Sagas this instance drives now.\n",
-      "# TYPE sagad_live_sagas gauge\n", "sagad_live_sagas ", engine_->live_sagas(), "\n");
+      "# TYPE sagad_live_sagas gauge\n", "sagad_live_sagas ", engine_->live_sagas(), "\n",
+      relays_ ? relays_->MetricsText() : "");
 }
 
 SagadServer::~SagadServer() { Shutdown(); }
@@ -162,6 +172,8 @@ void SagadServer::Shutdown() {
   LogDebug("blocking work drained");
   if (engine_) engine_->Stop();
   LogDebug("saga engine stopped");
+  if (relays_) relays_->Stop();
+  LogDebug("outbox relays stopped");
   if (http_) http_->Stop();
   LogDebug("HTTP stopped");
   embedded_kafka_.reset();

@@ -1,5 +1,5 @@
 // SagadServer is the composition root of `sagad serve`: it wires the PostgreSQL pool, the
-// definition registry, the Kafka side, the gRPC services (with health checking and reflection)
+// definition registry, the saga engine, the Kafka side and the outbox relays, the gRPC services (with health checking and reflection)
 // and the HTTP endpoint, and shuts them down in order: stop accepting, drain the work in
 // flight, stop Kafka, close connections.
 #ifndef SAGA_SERVICES_SAGAD_SERVER_H_
@@ -23,6 +23,7 @@
 #include "services/admin_service.h"
 #include "services/config.h"
 #include "services/http_endpoint.h"
+#include "services/outbox_relays.h"
 #include "services/outbox_service.h"
 #include "services/saga_service.h"
 #include "services/tcc_service.h"
@@ -52,6 +53,7 @@ class SagadServer {
   RealClock clock_;
   std::unique_ptr<coordinator::SagaEngine> engine_;
   std::unique_ptr<outbox::kafka::EmbeddedCluster> embedded_kafka_;
+  std::unique_ptr<OutboxRelays> relays_;
   std::unique_ptr<BlockingExecutor> executor_;
   std::unique_ptr<SagaServiceImpl> saga_service_;
   std::unique_ptr<TccServiceImpl> tcc_service_;

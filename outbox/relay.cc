@@ -1,0 +1,227 @@
+#include "outbox/relay.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "sdk/base/log.h"
+#include "sdk/base/status_macros.h"
+#include "sdk/base/strings.h"
+
+namespace saga::outbox {
+namespace {
+
+// How often leases are renewed and partitions rebalanced: well inside the TTL, and at least
+// every second so that a dead relay's partitions are taken within the TTL plus one second.
+absl::Duration RenewInterval(absl::Duration ttl) { return std::min(ttl / 3, absl::Seconds(1)); }
+
+absl::Duration NextBackoff(absl::Duration previous) {
+  if (previous == absl::ZeroDuration()) return absl::Milliseconds(250);
+  return std::min(previous * 2, absl::Seconds(10));
+}
+
+}  // namespace
+
+size_t MessageProducer::RecordBytes(const OutboxRow& row) {
+  // A record batch header (61 bytes), the record's varint fields (at most 30), its key and
+  // value with their lengths, and each header with its two lengths.
+  size_t bytes = 61 + 30 + row.key.size() + row.payload.size() + 10;
+  bytes += 10 + row.message_id.size() + 10;  // the message-id header
+  for (const auto& [name, value] : row.headers) bytes += name.size() + value.size() + 10;
+  return bytes;
+}
+
+OutboxRelay::OutboxRelay(OutboxSource* source, MessageProducer* producer, Clock* clock,
+                         RelayOptions options)
+    : source_(source), producer_(producer), clock_(clock), options_(std::move(options)) {}
+
+OutboxRelay::~OutboxRelay() { Stop(); }
+
+void OutboxRelay::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void OutboxRelay::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+RelayStats OutboxRelay::stats() const {
+  absl::MutexLock lock(&mu_);
+  return stats_;
+}
+
+bool OutboxRelay::SleepUnlessStopped(absl::Duration d) {
+  absl::MutexLock lock(&mu_);
+  mu_.AwaitWithTimeout(absl::Condition(&stopping_), d);
+  return !stopping_;
+}
+
+absl::Status OutboxRelay::KeepLeases() {
+  const absl::Time now = clock_->Now();
+  if (now - leases_renewed_ >= RenewInterval(options_.lease_ttl)) {
+    auto partitions = source_->Rebalance(options_.relay_id, options_.lease_ttl);
+    if (!partitions.ok()) {
+      // Past half the TTL the leases may be someone else's: send nothing until renewed.
+      if (now - leases_renewed_ > options_.lease_ttl / 2) partitions_.clear();
+      return partitions.status();
+    }
+    if (*partitions != partitions_) {
+      LogInfo("outbox relay partitions changed",
+              {{"outbox", source_->name()}, {"relay_id", options_.relay_id},
+               {"held", saga::StrCat(partitions->size())},
+               {"before", saga::StrCat(partitions_.size())}});
+    }
+    partitions_ = *std::move(partitions);
+    leases_renewed_ = now;
+  }
+  if (now - parked_counted_ >= absl::Seconds(5)) {
+    auto parked = source_->CountParked();
+    if (parked.ok()) {
+      parked_counted_ = now;
+      absl::MutexLock lock(&mu_);
+      stats_.parked_rows = *parked;
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  stats_.owned_partitions = static_cast<int>(partitions_.size());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> OutboxRelay::RunOnce() {
+  last_unavailable_ = false;
+  SAGA_RETURN_IF_ERROR(KeepLeases());
+  if (partitions_.empty()) return 0;
+  SAGA_ASSIGN_OR_RETURN(std::vector<OutboxRow> rows,
+                        source_->ReadBatch(partitions_, options_.batch_size));
+  {
+    absl::MutexLock lock(&mu_);
+    stats_.lag_seconds =
+        rows.empty() ? 0 : absl::ToDoubleSeconds(clock_->Now() - rows.front().created_at);
+  }
+  if (rows.empty()) return 0;
+
+  std::vector<RejectedRow> rejected;
+  auto reject = [&](const OutboxRow& row, std::string error) {
+    const int attempts = row.attempts + 1;
+    RejectedRow r{.id = row.id, .error = std::move(error), .park = attempts >= options_.max_attempts};
+    r.retry_after = std::min(options_.retry_base * (int64_t{1} << std::min(attempts - 1, 20)),
+                             options_.retry_max);
+    if (r.park) {
+      LogWarning("outbox row parked",
+                 {{"outbox", source_->name()}, {"message_id", row.message_id},
+                  {"topic", row.topic}, {"attempts", saga::StrCat(attempts)}, {"error", r.error}});
+    }
+    rejected.push_back(std::move(r));
+  };
+
+  // Rows too large for their topic are refused here, before anything is sent, so that later
+  // rows of their key are held back instead of overtaking them. `held` maps a key to its first
+  // row that did not go out in this cycle.
+  absl::flat_hash_map<std::string, int64_t> held;
+  absl::flat_hash_map<std::string, size_t> limits;
+  std::vector<const OutboxRow*> to_send;
+  to_send.reserve(rows.size());
+  for (const OutboxRow& row : rows) {
+    if (held.contains(row.key)) continue;
+    auto [it, inserted] = limits.try_emplace(row.topic, SIZE_MAX);
+    if (inserted) {
+      // Unknown (the broker is down): the send will say so.
+      if (auto limit = producer_->MaxMessageBytes(row.topic); limit.ok()) it->second = *limit;
+    }
+    if (const size_t bytes = MessageProducer::RecordBytes(row); bytes > it->second) {
+      reject(row, saga::StrCat("the message takes ", bytes, " bytes but topic ", row.topic,
+                               " accepts at most ", it->second,
+                               " (max.message.bytes): raise the topic's limit, then requeue it"));
+      producer_->ForgetMaxMessageBytes(row.topic);
+      held.try_emplace(row.key, row.id);
+      continue;
+    }
+    to_send.push_back(&row);
+  }
+
+  std::vector<Delivery> deliveries = producer_->Send(to_send);
+  std::vector<int64_t> delivered;
+  delivered.reserve(to_send.size());
+  int64_t unavailable = 0, reordered = 0;
+  for (size_t i = 0; i < to_send.size(); ++i) {
+    const OutboxRow& row = *to_send[i];
+    const Delivery& d = i < deliveries.size() ? deliveries[i] : Delivery{};
+    switch (d.outcome) {
+      case Delivery::Outcome::kPersisted:
+        delivered.push_back(row.id);
+        if (auto it = held.find(row.key); it != held.end() && it->second < row.id) {
+          ++reordered;
+          LogWarning("outbox row persisted after an earlier row of its key failed",
+                     {{"outbox", source_->name()}, {"message_id", row.message_id},
+                      {"topic", row.topic}});
+        }
+        break;
+      case Delivery::Outcome::kRejected:
+        reject(row, d.error);
+        held.try_emplace(row.key, row.id);
+        break;
+      case Delivery::Outcome::kUnavailable:
+        ++unavailable;
+        held.try_emplace(row.key, row.id);
+        break;
+      case Delivery::Outcome::kNotSent:
+        held.try_emplace(row.key, row.id);
+        break;
+    }
+  }
+  if (!delivered.empty() || !rejected.empty()) {
+    SAGA_RETURN_IF_ERROR(source_->Settle(delivered, rejected));
+  }
+  last_unavailable_ = unavailable > 0 && delivered.empty();
+  if (unavailable > 0) {
+    LogWarning("outbox rows not acknowledged by Kafka; they stay and are sent again",
+               {{"outbox", source_->name()}, {"rows", saga::StrCat(unavailable)},
+                {"error", deliveries.empty() ? "" : deliveries.back().error}});
+  }
+  absl::MutexLock lock(&mu_);
+  stats_.delivered += static_cast<int64_t>(delivered.size());
+  stats_.rejected += static_cast<int64_t>(rejected.size());
+  for (const RejectedRow& r : rejected) stats_.parked += r.park ? 1 : 0;
+  stats_.unavailable += unavailable;
+  stats_.reordered += reordered;
+  ++stats_.cycles;
+  return static_cast<int>(rows.size());
+}
+
+void OutboxRelay::Loop() {
+  LogInfo("outbox relay started", {{"outbox", source_->name()}, {"relay_id", options_.relay_id}});
+  absl::Duration backoff = absl::ZeroDuration();
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) break;
+    }
+    absl::StatusOr<int> rows = RunOnce();
+    if (!rows.ok() || last_unavailable_) {
+      backoff = NextBackoff(backoff);
+      if (!rows.ok()) {
+        LogWarning("outbox relay cycle failed; backing off",
+                   {{"outbox", source_->name()}, {"error", std::string(rows.status().message())},
+                    {"backoff", absl::FormatDuration(backoff)}});
+      }
+      if (!SleepUnlessStopped(backoff)) break;
+      continue;
+    }
+    backoff = absl::ZeroDuration();
+    if (*rows >= options_.batch_size) continue;
+    absl::Status waited = source_->WaitForRows(
+        std::min(options_.poll_interval, RenewInterval(options_.lease_ttl)));
+    if (!waited.ok() && !SleepUnlessStopped(absl::Milliseconds(250))) break;
+  }
+  if (absl::Status s = source_->ReleaseAll(options_.relay_id); !s.ok()) {
+    LogWarning("outbox relay could not give its partitions back; they move after the lease TTL",
+               {{"outbox", source_->name()}, {"error", std::string(s.message())}});
+  }
+  LogInfo("outbox relay stopped", {{"outbox", source_->name()}, {"relay_id", options_.relay_id}});
+}
+
+}  // namespace saga::outbox

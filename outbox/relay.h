@@ -1,0 +1,96 @@
+// OutboxRelay moves the rows of one outbox table to Kafka, at least once and in order per key.
+//
+// One thread per relay repeats a cycle: keep the partition leases (Rebalance), read the next
+// rows of the partitions held, in commit order, leaving out keys held back by a rejected row;
+// refuse rows larger than their topic accepts; send the rest and wait for every delivery
+// report; then, in one transaction, delete the rows the broker PERSISTED and count the
+// rejected ones (parking a row after `max_attempts`, which holds its key back until an operator
+// requeues it). A row is never deleted before its persisted report, so a crash re-sends, never
+// loses; consumers deduplicate by the message-id header. When a broker is unreachable the
+// rows stay as they are and the relay backs off. When a cycle finds less than a full batch,
+// the relay waits for a notification (LISTEN) or the poll interval.
+//
+// Thread-safe: Start and Stop from any thread; stats() any time.
+#ifndef SAGA_OUTBOX_RELAY_H_
+#define SAGA_OUTBOX_RELAY_H_
+
+#include <cstdint>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "outbox/message_producer.h"
+#include "outbox/outbox_source.h"
+#include "sdk/base/clock.h"
+
+namespace saga::outbox {
+
+struct RelayOptions {
+  std::string relay_id;                               // unique per process
+  absl::Duration lease_ttl = absl::Seconds(10);       // a dead relay's partitions move after it
+  int batch_size = 2000;                              // rows per cycle
+  int max_attempts = 5;                               // rejections before a row is parked
+  absl::Duration poll_interval = absl::Seconds(1);    // the fallback when no notification comes
+  absl::Duration retry_base = absl::Milliseconds(200);  // a rejected row's first wait, doubled
+  absl::Duration retry_max = absl::Seconds(30);
+};
+
+struct RelayStats {
+  int64_t delivered = 0;        // rows the broker persisted and the relay removed
+  int64_t rejected = 0;         // rejected attempts
+  int64_t parked = 0;           // rows this relay parked
+  int64_t unavailable = 0;      // sends with no answer (broker down), rows left for later
+  int64_t reordered = 0;        // rows persisted after an earlier row of their key failed
+  int64_t cycles = 0;
+  int owned_partitions = 0;
+  int64_t parked_rows = 0;      // parked rows in the table now
+  double lag_seconds = 0;       // age of the oldest row the last cycle found waiting
+};
+
+class OutboxRelay {
+ public:
+  OutboxRelay(OutboxSource* source, MessageProducer* producer, Clock* clock,
+              RelayOptions options);
+  ~OutboxRelay();
+
+  OutboxRelay(const OutboxRelay&) = delete;
+  OutboxRelay& operator=(const OutboxRelay&) = delete;
+
+  void Start();
+  // Finishes the cycle in flight, gives the partitions back, and joins the thread. Idempotent.
+  void Stop();
+
+  // One cycle (what the thread repeats). Returns the rows read. Tests call it directly.
+  absl::StatusOr<int> RunOnce();
+
+  RelayStats stats() const;
+
+ private:
+  void Loop();
+  absl::Status KeepLeases();
+  bool SleepUnlessStopped(absl::Duration d);
+
+  OutboxSource* const source_;
+  MessageProducer* const producer_;
+  Clock* const clock_;
+  const RelayOptions options_;
+
+  // Touched only by the relay thread (or by RunOnce's caller when the thread is not running).
+  std::vector<int> partitions_;
+  absl::Time leases_renewed_ = absl::InfinitePast();
+  absl::Time parked_counted_ = absl::InfinitePast();
+  bool last_unavailable_ = false;
+
+  mutable absl::Mutex mu_;
+  RelayStats stats_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace saga::outbox
+
+#endif  // SAGA_OUTBOX_RELAY_H_

@@ -1,0 +1,65 @@
+#include "sdk/outbox/outbox_writer.h"
+
+#include <map>
+
+#include "absl/strings/str_split.h"
+#include "sdk/base/log.h"
+#include "sdk/base/strings.h"
+#include "sdk/base/uuid.h"
+#include "sdk/pg/pg_status.h"
+
+namespace saga::sdk {
+namespace {
+
+bool IsIdentifier(std::string_view part) {
+  if (part.empty() || part.size() > 63) return false;
+  if (!(part[0] == '_' || (part[0] >= 'a' && part[0] <= 'z'))) return false;
+  for (char c : part) {
+    if (!(c == '_' || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::Status ValidateOutboxTableName(std::string_view table) {
+  std::vector<absl::string_view> parts =
+      absl::StrSplit(absl::string_view(table.data(), table.size()), '.');
+  bool ok = parts.size() <= 2;
+  for (absl::string_view part : parts) ok = ok && IsIdentifier({part.data(), part.size()});
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(saga::StrCat(
+      "outbox table \"", table,
+      "\" is not a table name: expected [schema.]name of lower-case letters, digits and _"));
+}
+
+absl::StatusOr<std::string> WriteOutboxMessage(pqxx::transaction_base& tx,
+                                               const saga::v1::OutboxMessage& message,
+                                               std::string_view table,
+                                               const outbox::MessageLimits& limits) {
+  if (absl::Status s = ValidateOutboxTableName(table); !s.ok()) return s;
+  if (absl::Status s = outbox::ValidateOutboxMessage(message, limits, "message"); !s.ok()) {
+    return s;
+  }
+  std::string message_id = message.message_id().empty() ? NewUuid() : message.message_id();
+  // Headers as a JSON object, sorted by name so equal messages store equal rows.
+  std::map<std::string, std::string> headers(message.headers().begin(), message.headers().end());
+  std::string json = "{";
+  for (const auto& [name, value] : headers) {
+    if (json.size() > 1) json += ',';
+    saga::StrAppend(&json, JsonQuote(name), ":", JsonQuote(value));
+  }
+  json += '}';
+  try {
+    tx.exec_params(saga::StrCat("INSERT INTO ", table,
+                                " (topic, msg_key, payload, headers, message_id) "
+                                "VALUES ($1, $2, $3, $4::jsonb, $5)"),
+                   message.topic(), pqxx::binarystring(message.key()),
+                   pqxx::binarystring(message.payload()), json, message_id);
+  } catch (const std::exception& e) {
+    return pg::StatusFromException(e, saga::StrCat("writing to outbox table ", table));
+  }
+  return message_id;
+}
+
+}  // namespace saga::sdk
