@@ -95,12 +95,16 @@ size_t OutboxWorkload::written() const {
 
 bool OutboxWorkload::AllConsumed(const std::vector<KafkaRecord>& records) const {
   absl::MutexLock lock(&mu_);
-  if (records.size() < written_.size()) return false;
-  absl::flat_hash_set<std::string> seen;
-  for (const KafkaRecord& r : records) {
-    if (written_.contains(r.message_id)) seen.insert(r.message_id);
+  // Called after every record of a growing list: only the new records are looked at.
+  if (records.size() < arrivals_seen_) {
+    arrivals_seen_ = 0;
+    arrived_.clear();
   }
-  return seen.size() == written_.size();
+  for (; arrivals_seen_ < records.size(); ++arrivals_seen_) {
+    const std::string& id = records[arrivals_seen_].message_id;
+    if (written_.contains(id)) arrived_.insert(id);
+  }
+  return arrived_.size() == written_.size();
 }
 
 absl::StatusOr<CheckSummary> OutboxWorkload::Check(const std::vector<KafkaRecord>& records) const {

@@ -52,7 +52,8 @@ class OutboxWorkload {
   // 1, 2, 3... up to its counter (commit order, nothing missing).
   absl::StatusOr<CheckSummary> Check(const std::vector<KafkaRecord>& records) const;
 
-  // True once `records` hold every written id.
+  // True once `records` hold every written id. Meant for ConsumeUntil: `records` only grows
+  // between calls (a shorter list starts over).
   bool AllConsumed(const std::vector<KafkaRecord>& records) const;
 
  private:
@@ -63,6 +64,8 @@ class OutboxWorkload {
   const WorkloadOptions options_;
   mutable absl::Mutex mu_;
   absl::flat_hash_set<std::string> written_ ABSL_GUARDED_BY(mu_);
+  mutable size_t arrivals_seen_ ABSL_GUARDED_BY(mu_) = 0;
+  mutable absl::flat_hash_set<std::string> arrived_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace saga::testing

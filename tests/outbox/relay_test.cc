@@ -181,7 +181,10 @@ TEST_F(RelayTest, PoisonRowIsParkedHoldsItsKeyAndIsDeliveredAfterRequeue) {
   };
   auto before = ConsumeUntil(
       SharedKafka().bootstrap_servers(), topic_,
-      [&](const std::vector<KafkaRecord>& r) { return counts(r)["other"].size() >= 3; },
+      [&](const std::vector<KafkaRecord>& r) {
+        auto by_key = counts(r);
+        return by_key["other"].size() >= 3 && !by_key["held"].empty();
+      },
       absl::Seconds(60));
   ASSERT_TRUE(before.ok());
   auto by_key = counts(*before);
