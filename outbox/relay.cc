@@ -127,6 +127,9 @@ absl::StatusOr<int> OutboxRelay::RunOnce() {
   to_send.reserve(rows.size());
   for (const OutboxRow& row : rows) {
     if (held.contains(row.key)) continue;
+    // A row that failed before goes alone: should it fail again, nothing of its key has
+    // overtaken it.
+    if (row.attempts > 0) held.try_emplace(row.key, row.id);
     auto [it, inserted] = limits.try_emplace(row.topic, SIZE_MAX);
     if (inserted) {
       // Unknown (the broker is down): the send will say so.

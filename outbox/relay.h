@@ -5,7 +5,8 @@
 // refuse rows larger than their topic accepts; send the rest and wait for every delivery
 // report; then, in one transaction, delete the rows the broker PERSISTED and count the
 // rejected ones (parking a row after `max_attempts`, which holds its key back until an operator
-// requeues it). A row is never deleted before its persisted report, so a crash re-sends, never
+// requeues it). A row that was rejected before is sent alone for its key, so that rows behind
+// it never overtake it. A row is never deleted before its persisted report, so a crash re-sends, never
 // loses; consumers deduplicate by the message-id header. When a broker is unreachable the
 // rows stay as they are and the relay backs off. When a cycle finds less than a full batch,
 // the relay waits for a notification (LISTEN) or the poll interval.

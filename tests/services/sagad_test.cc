@@ -148,7 +148,7 @@ TEST_F(SagadTest, BadSettingsAreRefusedNamingTheSetting) {
   code = SagadProcess::Run(dsn_, {"frobnicate"}, &output);
   ASSERT_TRUE(code.ok());
   EXPECT_EQ(*code, 2);
-  EXPECT_THAT(output, HasSubstr("serve or migrate"));
+  EXPECT_THAT(output, HasSubstr("serve, migrate or relay"));
 }
 
 TEST_F(SagadTest, DefinitionsSurviveARestartAndAreVersionedByContent) {

@@ -1,0 +1,61 @@
+// In-memory stand-ins for the relay's two sides, for unit tests of its decisions:
+// FakeOutboxSource holds rows and records what the relay settles; FakeProducer answers each
+// message as scripted and records what was sent. Not thread-safe: one test thread.
+#ifndef SAGA_TESTS_FAKES_FAKE_OUTBOX_H_
+#define SAGA_TESTS_FAKES_FAKE_OUTBOX_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "outbox/message_producer.h"
+#include "outbox/outbox_source.h"
+
+namespace saga::testing {
+
+class FakeOutboxSource : public outbox::OutboxSource {
+ public:
+  // Appends a row with the next id.
+  int64_t Add(const std::string& key, const std::string& payload, const std::string& topic = "t");
+
+  const std::string& name() const override { return name_; }
+  absl::StatusOr<std::vector<int>> Rebalance(const std::string&, absl::Duration) override {
+    return partitions;
+  }
+  absl::Status ReleaseAll(const std::string&) override { return absl::OkStatus(); }
+  // Rows in id order, without parked rows and without keys behind a parked row.
+  absl::StatusOr<std::vector<outbox::OutboxRow>> ReadBatch(const std::vector<int>&,
+                                                           int limit) override;
+  absl::Status Settle(const std::vector<int64_t>& delivered,
+                      const std::vector<outbox::RejectedRow>& rejected) override;
+  absl::Status WaitForRows(absl::Duration) override { return absl::OkStatus(); }
+  absl::StatusOr<int64_t> CountParked() override;
+
+  std::vector<int> partitions = {0, 1, 2};
+  int reads = 0;
+  int settles = 0;
+  std::map<int64_t, outbox::OutboxRow> rows;       // waiting, by id
+  std::map<int64_t, bool> parked;                  // id -> parked
+  std::vector<outbox::RejectedRow> rejections;     // every rejection settled, in order
+
+ private:
+  std::string name_ = "fake_outbox";
+  int64_t next_id_ = 1;
+};
+
+class FakeProducer : public outbox::MessageProducer {
+ public:
+  std::vector<outbox::Delivery> Send(const std::vector<const outbox::OutboxRow*>& rows) override;
+  absl::StatusOr<size_t> MaxMessageBytes(const std::string&) override { return max_bytes; }
+  void ForgetMaxMessageBytes(const std::string&) override { ++forgotten; }
+
+  size_t max_bytes = 1 << 20;
+  int forgotten = 0;
+  // Outcome per payload; payloads not listed are persisted.
+  std::map<std::string, outbox::Delivery::Outcome> outcomes;
+  std::vector<std::string> sent;  // payloads, in the order sent
+};
+
+}  // namespace saga::testing
+
+#endif  // SAGA_TESTS_FAKES_FAKE_OUTBOX_H_
