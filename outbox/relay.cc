@@ -95,8 +95,10 @@ absl::StatusOr<int> OutboxRelay::RunOnce() {
   last_unavailable_ = false;
   SAGA_RETURN_IF_ERROR(KeepLeases());
   if (partitions_.empty()) return 0;
+  const absl::Time cycle_start = clock_->Now();
   SAGA_ASSIGN_OR_RETURN(std::vector<OutboxRow> rows,
                         source_->ReadBatch(partitions_, options_.batch_size));
+  const absl::Time read_done = clock_->Now();
   {
     absl::MutexLock lock(&mu_);
     stats_.lag_seconds =
@@ -146,7 +148,9 @@ absl::StatusOr<int> OutboxRelay::RunOnce() {
     to_send.push_back(&row);
   }
 
+  const absl::Time checked = clock_->Now();
   std::vector<Delivery> deliveries = producer_->Send(to_send);
+  const absl::Time sent = clock_->Now();
   std::vector<int64_t> delivered;
   delivered.reserve(to_send.size());
   int64_t unavailable = 0, reordered = 0;
@@ -180,6 +184,13 @@ absl::StatusOr<int> OutboxRelay::RunOnce() {
     SAGA_RETURN_IF_ERROR(source_->Settle(delivered, rejected));
   }
   last_unavailable_ = unavailable > 0 && delivered.empty();
+  const absl::Time settled = clock_->Now();
+  LogDebug("outbox relay cycle",
+           {{"outbox", source_->name()}, {"rows", saga::StrCat(rows.size())},
+            {"read_ms", saga::StrCat(absl::ToDoubleMilliseconds(read_done - cycle_start))},
+            {"check_ms", saga::StrCat(absl::ToDoubleMilliseconds(checked - read_done))},
+            {"send_ms", saga::StrCat(absl::ToDoubleMilliseconds(sent - checked))},
+            {"settle_ms", saga::StrCat(absl::ToDoubleMilliseconds(settled - sent))}});
   if (unavailable > 0) {
     LogWarning("outbox rows not acknowledged by Kafka; they stay and are sent again",
                {{"outbox", source_->name()}, {"rows", saga::StrCat(unavailable)},

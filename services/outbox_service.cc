@@ -17,14 +17,13 @@ grpc::ServerUnaryReactor* OutboxServiceImpl::Publish(grpc::CallbackServerContext
   return RunBlocking(executor_, reactor, [this, request, response]() -> absl::Status {
     std::vector<std::string> ids;
     absl::Status s = pool_->Run("publishing outbox messages", [&](pqxx::connection& conn) {
-      ids.clear();
       pqxx::work tx(conn);
-      for (const saga::v1::OutboxMessage& message : request->messages()) {
-        auto id = sdk::WriteOutboxMessage(tx, message, "outbox", limits_);
-        if (!id.ok()) return id.status();  // the transaction is aborted: nothing is stored
-        ids.push_back(*std::move(id));
-      }
+      std::vector<saga::v1::OutboxMessage> messages(request->messages().begin(),
+                                                    request->messages().end());
+      auto written = sdk::WriteOutboxMessages(tx, messages, "outbox", limits_);
+      if (!written.ok()) return written.status();  // aborted: nothing is stored
       tx.commit();
+      ids = *std::move(written);
       return absl::OkStatus();
     });
     if (!s.ok()) return s;

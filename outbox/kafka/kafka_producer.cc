@@ -99,6 +99,8 @@ absl::Status KafkaProducer::Connect() {
       {"enable.idempotence", "true"},
       {"acks", "all"},
       {"linger.ms", "2"},
+      // Small produce requests must not wait for Nagle's algorithm (40 ms with delayed ACKs).
+      {"socket.nagle.disable", "true"},
       // Batches stay well under any topic's max.message.bytes (Kafka's default is 1 MiB), so
       // only a message too large on its own is refused, and the relay checks those first.
       {"batch.size", "131072"},
@@ -180,7 +182,6 @@ std::vector<Delivery> KafkaProducer::Send(const std::vector<const OutboxRow*>& r
       held.insert(row.key);
       break;
     }
-    rd_kafka_poll(rk_, 0);
   }
   // Every queued message gets exactly one report, at the latest after message.timeout.ms.
   while (state.outstanding > 0) rd_kafka_poll(rk_, 50);

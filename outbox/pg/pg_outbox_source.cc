@@ -9,8 +9,7 @@
 #include <pqxx/notification>
 #include <pqxx/transaction>
 
-#include "absl/strings/escaping.h"
-#include "absl/strings/str_split.h"
+#include "outbox/headers_json.h"
 #include "sdk/base/strings.h"
 #include "sdk/outbox/outbox_writer.h"
 #include "sdk/pg/array_literal.h"
@@ -26,17 +25,6 @@ std::string PartitionArray(const std::vector<int>& partitions) {
 }
 
 int64_t Millis(absl::Duration d) { return absl::ToInt64Milliseconds(d); }
-
-// "6b6579:76616c7565,..." (hex name:hex value) back to pairs.
-std::vector<std::pair<std::string, std::string>> DecodeHeaders(std::string_view text) {
-  std::vector<std::pair<std::string, std::string>> headers;
-  if (text.empty()) return headers;
-  for (absl::string_view pair : absl::StrSplit(absl::string_view(text.data(), text.size()), ',')) {
-    std::pair<absl::string_view, absl::string_view> nv = absl::StrSplit(pair, ':');
-    headers.emplace_back(absl::HexStringToBytes(nv.first), absl::HexStringToBytes(nv.second));
-  }
-  return headers;
-}
 
 }  // namespace
 
@@ -184,9 +172,7 @@ absl::StatusOr<std::vector<OutboxRow>> PgOutboxSource::ReadBatch(
         saga::StrCat(
             "SELECT o.id, o.topic, o.msg_key, o.payload, o.message_id, o.attempts, "
             "(extract(epoch FROM o.created_at) * 1000000)::bigint, "
-            "(SELECT coalesce(string_agg(encode(convert_to(key, 'UTF8'), 'hex') || ':' || "
-            "encode(convert_to(value, 'UTF8'), 'hex'), ','), '') "
-            " FROM jsonb_each_text(o.headers)) "
+"o.headers::text "
             "FROM ", table_, " o WHERE o.relay_partition = ANY($1::smallint[]) "
             "AND o.parked_at IS NULL AND NOT EXISTS (SELECT 1 FROM ", table_, " h "
             "  WHERE h.relay_partition = o.relay_partition AND h.msg_key = o.msg_key "
@@ -203,7 +189,12 @@ absl::StatusOr<std::vector<OutboxRow>> PgOutboxSource::ReadBatch(
       row.message_id = r[4].as<std::string>();
       row.attempts = r[5].as<int>();
       row.created_at = absl::FromUnixMicros(r[6].as<int64_t>());
-      row.headers = DecodeHeaders(r[7].as<std::string>());
+      // Rows with headers that are not a flat JSON object (written by hand) still go out,
+      // with the headers they have in a single "headers" header rather than not at all.
+      auto headers = ParseHeadersJson(r[7].as<std::string>());
+      row.headers = headers.ok() ? *std::move(headers)
+                                 : std::vector<std::pair<std::string, std::string>>{
+                                       {"headers", r[7].as<std::string>()}};
       rows.push_back(std::move(row));
     }
   });

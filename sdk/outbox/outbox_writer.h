@@ -18,6 +18,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <pqxx/transaction_base>
 
@@ -38,6 +39,12 @@ absl::StatusOr<std::string> WriteOutboxMessage(pqxx::transaction_base& tx,
                                                const saga::v1::OutboxMessage& message,
                                                std::string_view table = "outbox",
                                                const outbox::MessageLimits& limits = {});
+
+// Inserts `messages` into `table` within `tx` with one statement (one round trip), in order.
+// Validates all first: INVALID_ARGUMENT (naming "messages[i]") writes none. Returns the ids.
+absl::StatusOr<std::vector<std::string>> WriteOutboxMessages(
+    pqxx::transaction_base& tx, const std::vector<saga::v1::OutboxMessage>& messages,
+    std::string_view table = "outbox", const outbox::MessageLimits& limits = {});
 
 }  // namespace saga::sdk
 

@@ -51,16 +51,24 @@ absl::Status OutboxWorkload::Write(int rows) {
           const int64_t last =
               tx.exec_params1("UPDATE key_seq SET n = n + $2 WHERE k = $1 RETURNING n", key, count)[0]
                   .as<int64_t>();
+          std::vector<saga::v1::OutboxMessage> messages;
           for (int64_t n = last - count + 1; n <= last; ++n) {
-            saga::v1::OutboxMessage m;
+            saga::v1::OutboxMessage& m = messages.emplace_back();
             m.set_topic(options_.topic);
             m.set_key(key);
             m.set_payload(saga::StrCat(n));
             (*m.mutable_headers())["traceparent"] =
                 "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
-            auto id = sdk::WriteOutboxMessage(tx, m);
+          }
+          // One row goes through the single-message writer, several through the batch one.
+          if (messages.size() == 1) {
+            auto id = sdk::WriteOutboxMessage(tx, messages[0]);
             if (!id.ok()) return id.status();
             ids.push_back(*id);
+          } else {
+            auto written = sdk::WriteOutboxMessages(tx, messages);
+            if (!written.ok()) return written.status();
+            ids = *std::move(written);
           }
           // Later ids may now commit before this one.
           std::this_thread::sleep_for(std::chrono::microseconds(absl::Uniform<int64_t>(
