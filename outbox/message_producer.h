@@ -28,9 +28,18 @@ class MessageProducer {
  public:
   virtual ~MessageProducer() = default;
 
-  // Sends `rows` in order (rows of one key keep their order) and waits for every delivery
-  // report. Returns one Delivery per row, in the same order.
-  virtual std::vector<Delivery> Send(const std::vector<const OutboxRow*>& rows) = 0;
+  // Starts sending `rows` in order (rows of one key keep their order). The rows need to live
+  // only during the call. One batch at a time: Wait before the next Begin.
+  virtual void Begin(const std::vector<const OutboxRow*>& rows) = 0;
+
+  // Waits for every delivery report of the batch begun last. Returns one Delivery per row,
+  // in the order given to Begin.
+  virtual std::vector<Delivery> Wait() = 0;
+
+  std::vector<Delivery> Send(const std::vector<const OutboxRow*>& rows) {
+    Begin(rows);
+    return Wait();
+  }
 
   // The largest message `topic` accepts (its max.message.bytes), to refuse a row before it is
   // sent, so that a poison row never lets later rows of its key overtake it.

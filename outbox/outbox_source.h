@@ -54,10 +54,11 @@ class OutboxSource {
   // Gives back every partition (orderly shutdown), so others need not wait for the TTL.
   virtual absl::Status ReleaseAll(const std::string& relay_id) = 0;
 
-  // Up to `limit` rows of `partitions` in commit order (by id), leaving out parked rows and
-  // every row of a key held back by a rejected row that waits or is parked.
-  virtual absl::StatusOr<std::vector<OutboxRow>> ReadBatch(const std::vector<int>& partitions,
-                                                           int limit) = 0;
+  // Up to `limit` rows of `partitions` in commit order (by id), leaving out parked rows, every
+  // row of a key held back by a rejected row that waits or is parked, and the rows `excluded`
+  // (those of the batch in flight).
+  virtual absl::StatusOr<std::vector<OutboxRow>> ReadBatch(
+      const std::vector<int>& partitions, int limit, const std::vector<int64_t>& excluded) = 0;
 
   // In one transaction: deletes `delivered` and records `rejected`.
   virtual absl::Status Settle(const std::vector<int64_t>& delivered,

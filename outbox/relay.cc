@@ -62,7 +62,7 @@ bool OutboxRelay::SleepUnlessStopped(absl::Duration d) {
 
 absl::Status OutboxRelay::KeepLeases() {
   const absl::Time now = clock_->Now();
-  if (now - leases_renewed_ >= RenewInterval(options_.lease_ttl)) {
+  {
     auto partitions = source_->Rebalance(options_.relay_id, options_.lease_ttl);
     if (!partitions.ok()) {
       // Past half the TTL the leases may be someone else's: send nothing until renewed.
@@ -91,76 +91,88 @@ absl::Status OutboxRelay::KeepLeases() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<int> OutboxRelay::RunOnce() {
-  last_unavailable_ = false;
-  SAGA_RETURN_IF_ERROR(KeepLeases());
-  if (partitions_.empty()) return 0;
-  const absl::Time cycle_start = clock_->Now();
-  SAGA_ASSIGN_OR_RETURN(std::vector<OutboxRow> rows,
-                        source_->ReadBatch(partitions_, options_.batch_size));
-  const absl::Time read_done = clock_->Now();
-  {
-    absl::MutexLock lock(&mu_);
-    stats_.lag_seconds =
-        rows.empty() ? 0 : absl::ToDoubleSeconds(clock_->Now() - rows.front().created_at);
+bool OutboxRelay::LeasesDue() const {
+  return clock_->Now() - leases_renewed_ >= RenewInterval(options_.lease_ttl);
+}
+
+absl::Status OutboxRelay::SettlePending() {
+  if (settle_.delivered.empty() && settle_.rejected.empty()) return absl::OkStatus();
+  Settlement settlement = std::move(settle_);
+  settle_ = {};
+  // On failure the rows stay in the table and are sent again: duplicates, never losses.
+  return source_->Settle(settlement.delivered, settlement.rejected);
+}
+
+absl::Status OutboxRelay::Flush() {
+  if (in_flight_ != nullptr) {
+    Collect(*in_flight_);
+    in_flight_.reset();
   }
-  if (rows.empty()) return 0;
+  return SettlePending();
+}
 
-  std::vector<RejectedRow> rejected;
-  auto reject = [&](const OutboxRow& row, std::string error) {
-    const int attempts = row.attempts + 1;
-    RejectedRow r{.id = row.id, .error = std::move(error), .park = attempts >= options_.max_attempts};
-    r.retry_after = std::min(options_.retry_base * (int64_t{1} << std::min(attempts - 1, 20)),
-                             options_.retry_max);
-    if (r.park) {
-      LogWarning("outbox row parked",
-                 {{"outbox", source_->name()}, {"message_id", row.message_id},
-                  {"topic", row.topic}, {"attempts", saga::StrCat(attempts)}, {"error", r.error}});
-    }
-    rejected.push_back(std::move(r));
-  };
+RejectedRow OutboxRelay::Reject(const OutboxRow& row, std::string error) const {
+  const int attempts = row.attempts + 1;
+  RejectedRow r{.id = row.id, .error = std::move(error), .park = attempts >= options_.max_attempts};
+  r.retry_after = std::min(options_.retry_base * (int64_t{1} << std::min(attempts - 1, 20)),
+                           options_.retry_max);
+  if (r.park) {
+    LogWarning("outbox row parked",
+               {{"outbox", source_->name()}, {"message_id", row.message_id},
+                {"topic", row.topic}, {"attempts", saga::StrCat(attempts)}, {"error", r.error}});
+  }
+  return r;
+}
 
-  // Rows too large for their topic are refused here, before anything is sent, so that later
-  // rows of their key are held back instead of overtaking them. `held` maps a key to its first
-  // row that did not go out in this cycle.
-  absl::flat_hash_map<std::string, int64_t> held;
+std::unique_ptr<OutboxRelay::Batch> OutboxRelay::Prepare(
+    std::vector<OutboxRow> rows, const absl::flat_hash_map<std::string, int64_t>& blocked) {
+  auto batch = std::make_unique<Batch>();
+  batch->rows = std::move(rows);
+  // Keys whose earlier row did not go out in the batch before are held back entirely.
+  batch->held = blocked;
   absl::flat_hash_map<std::string, size_t> limits;
-  std::vector<const OutboxRow*> to_send;
-  to_send.reserve(rows.size());
-  for (const OutboxRow& row : rows) {
-    if (held.contains(row.key)) continue;
+  batch->sent.reserve(batch->rows.size());
+  for (const OutboxRow& row : batch->rows) {
+    if (batch->held.contains(row.key)) continue;
     // A row that failed before goes alone: should it fail again, nothing of its key has
     // overtaken it.
-    if (row.attempts > 0) held.try_emplace(row.key, row.id);
+    if (row.attempts > 0) batch->held.try_emplace(row.key, row.id);
     auto [it, inserted] = limits.try_emplace(row.topic, SIZE_MAX);
     if (inserted) {
       // Unknown (the broker is down): the send will say so.
       if (auto limit = producer_->MaxMessageBytes(row.topic); limit.ok()) it->second = *limit;
     }
+    // Rows too large for their topic are refused here, before anything is sent, so that
+    // later rows of their key are held back instead of overtaking them.
     if (const size_t bytes = MessageProducer::RecordBytes(row); bytes > it->second) {
-      reject(row, saga::StrCat("the message takes ", bytes, " bytes but topic ", row.topic,
-                               " accepts at most ", it->second,
-                               " (max.message.bytes): raise the topic's limit, then requeue it"));
+      batch->rejected.push_back(Reject(
+          row, saga::StrCat("the message takes ", bytes, " bytes but topic ", row.topic,
+                            " accepts at most ", it->second,
+                            " (max.message.bytes): raise the topic's limit, then requeue it")));
       producer_->ForgetMaxMessageBytes(row.topic);
-      held.try_emplace(row.key, row.id);
+      batch->held.try_emplace(row.key, row.id);
       continue;
     }
-    to_send.push_back(&row);
+    batch->sent.push_back(&row);
   }
+  return batch;
+}
 
-  const absl::Time checked = clock_->Now();
-  std::vector<Delivery> deliveries = producer_->Send(to_send);
-  const absl::Time sent = clock_->Now();
+void OutboxRelay::Collect(Batch& batch) {
+  std::vector<Delivery> deliveries =
+      batch.sent.empty() ? std::vector<Delivery>{} : producer_->Wait();
+  std::vector<RejectedRow>& rejected = batch.rejected;
   std::vector<int64_t> delivered;
-  delivered.reserve(to_send.size());
+  delivered.reserve(batch.sent.size());
   int64_t unavailable = 0, reordered = 0;
-  for (size_t i = 0; i < to_send.size(); ++i) {
-    const OutboxRow& row = *to_send[i];
+  std::string unavailable_error;
+  for (size_t i = 0; i < batch.sent.size(); ++i) {
+    const OutboxRow& row = *batch.sent[i];
     const Delivery& d = i < deliveries.size() ? deliveries[i] : Delivery{};
     switch (d.outcome) {
       case Delivery::Outcome::kPersisted:
         delivered.push_back(row.id);
-        if (auto it = held.find(row.key); it != held.end() && it->second < row.id) {
+        if (auto it = batch.held.find(row.key); it != batch.held.end() && it->second < row.id) {
           ++reordered;
           LogWarning("outbox row persisted after an earlier row of its key failed",
                      {{"outbox", source_->name()}, {"message_id", row.message_id},
@@ -168,42 +180,81 @@ absl::StatusOr<int> OutboxRelay::RunOnce() {
         }
         break;
       case Delivery::Outcome::kRejected:
-        reject(row, d.error);
-        held.try_emplace(row.key, row.id);
+        rejected.push_back(Reject(row, d.error));
+        batch.held.try_emplace(row.key, row.id);
         break;
       case Delivery::Outcome::kUnavailable:
         ++unavailable;
-        held.try_emplace(row.key, row.id);
+        unavailable_error = d.error;
+        batch.held.try_emplace(row.key, row.id);
         break;
       case Delivery::Outcome::kNotSent:
-        held.try_emplace(row.key, row.id);
+        batch.held.try_emplace(row.key, row.id);
         break;
     }
   }
-  if (!delivered.empty() || !rejected.empty()) {
-    SAGA_RETURN_IF_ERROR(source_->Settle(delivered, rejected));
-  }
   last_unavailable_ = unavailable > 0 && delivered.empty();
-  const absl::Time settled = clock_->Now();
-  LogDebug("outbox relay cycle",
-           {{"outbox", source_->name()}, {"rows", saga::StrCat(rows.size())},
-            {"read_ms", saga::StrCat(absl::ToDoubleMilliseconds(read_done - cycle_start))},
-            {"check_ms", saga::StrCat(absl::ToDoubleMilliseconds(checked - read_done))},
-            {"send_ms", saga::StrCat(absl::ToDoubleMilliseconds(sent - checked))},
-            {"settle_ms", saga::StrCat(absl::ToDoubleMilliseconds(settled - sent))}});
   if (unavailable > 0) {
     LogWarning("outbox rows not acknowledged by Kafka; they stay and are sent again",
                {{"outbox", source_->name()}, {"rows", saga::StrCat(unavailable)},
-                {"error", deliveries.empty() ? "" : deliveries.back().error}});
+                {"error", unavailable_error}});
   }
-  absl::MutexLock lock(&mu_);
-  stats_.delivered += static_cast<int64_t>(delivered.size());
-  stats_.rejected += static_cast<int64_t>(rejected.size());
-  for (const RejectedRow& r : rejected) stats_.parked += r.park ? 1 : 0;
-  stats_.unavailable += unavailable;
-  stats_.reordered += reordered;
-  ++stats_.cycles;
-  return static_cast<int>(rows.size());
+  {
+    absl::MutexLock lock(&mu_);
+    stats_.delivered += static_cast<int64_t>(delivered.size());
+    stats_.rejected += static_cast<int64_t>(rejected.size());
+    for (const RejectedRow& r : rejected) stats_.parked += r.park ? 1 : 0;
+    stats_.unavailable += unavailable;
+    stats_.reordered += reordered;
+    ++stats_.cycles;
+  }
+  settle_.delivered.insert(settle_.delivered.end(), delivered.begin(), delivered.end());
+  for (RejectedRow& r : rejected) settle_.rejected.push_back(std::move(r));
+}
+
+absl::StatusOr<int> OutboxRelay::RunOnce() {
+  last_unavailable_ = false;
+  // Partitions change hands only between batches: nothing of a partition given away is in
+  // flight.
+  if (LeasesDue()) {
+    SAGA_RETURN_IF_ERROR(Flush());
+    SAGA_RETURN_IF_ERROR(KeepLeases());
+  }
+  if (partitions_.empty()) {
+    SAGA_RETURN_IF_ERROR(Flush());
+    return 0;
+  }
+  // What the previous batch settled goes first, while the batch in flight is at the broker.
+  SAGA_RETURN_IF_ERROR(SettlePending());
+  std::vector<int64_t> in_flight_ids;
+  if (in_flight_ != nullptr) {
+    in_flight_ids.reserve(in_flight_->rows.size());
+    for (const OutboxRow& row : in_flight_->rows) in_flight_ids.push_back(row.id);
+  }
+  SAGA_ASSIGN_OR_RETURN(std::vector<OutboxRow> rows,
+                        source_->ReadBatch(partitions_, options_.batch_size, in_flight_ids));
+  {
+    absl::MutexLock lock(&mu_);
+    stats_.lag_seconds =
+        rows.empty() ? 0 : absl::ToDoubleSeconds(clock_->Now() - rows.front().created_at);
+  }
+  // The next batch is sent only once every report of the one before has come back, so that
+  // it knows which keys to hold back.
+  absl::flat_hash_map<std::string, int64_t> blocked;
+  if (in_flight_ != nullptr) {
+    Collect(*in_flight_);
+    blocked = std::move(in_flight_->held);
+    in_flight_.reset();
+  }
+  if (rows.empty()) {
+    SAGA_RETURN_IF_ERROR(SettlePending());
+    return 0;
+  }
+  const int read = static_cast<int>(rows.size());
+  std::unique_ptr<Batch> batch = Prepare(std::move(rows), blocked);
+  if (!batch->sent.empty()) producer_->Begin(batch->sent);
+  in_flight_ = std::move(batch);
+  return read;
 }
 
 void OutboxRelay::Loop() {
@@ -227,9 +278,18 @@ void OutboxRelay::Loop() {
     }
     backoff = absl::ZeroDuration();
     if (*rows >= options_.batch_size) continue;
+    // Caught up: finish the batch in flight before waiting for more rows.
+    if (absl::Status s = Flush(); !s.ok()) {
+      LogWarning("outbox relay could not settle a batch; its rows are sent again",
+                 {{"outbox", source_->name()}, {"error", std::string(s.message())}});
+    }
     absl::Status waited = source_->WaitForRows(
         std::min(options_.poll_interval, RenewInterval(options_.lease_ttl)));
     if (!waited.ok() && !SleepUnlessStopped(absl::Milliseconds(250))) break;
+  }
+  if (absl::Status s = Flush(); !s.ok()) {
+    LogWarning("outbox relay could not settle its last batch; its rows are sent again",
+               {{"outbox", source_->name()}, {"error", std::string(s.message())}});
   }
   if (absl::Status s = source_->ReleaseAll(options_.relay_id); !s.ok()) {
     LogWarning("outbox relay could not give its partitions back; they move after the lease TTL",

@@ -2,10 +2,13 @@
 //
 // One thread per relay repeats a cycle: keep the partition leases (Rebalance), read the next
 // rows of the partitions held, in commit order, leaving out keys held back by a rejected row;
-// refuse rows larger than their topic accepts; send the rest and wait for every delivery
-// report; then, in one transaction, delete the rows the broker PERSISTED and count the
-// rejected ones (parking a row after `max_attempts`, which holds its key back until an operator
-// requeues it). A row that was rejected before is sent alone for its key, so that rows behind
+// refuse rows larger than their topic accepts; send the rest; then, in one transaction, delete
+// the rows the broker PERSISTED and count the rejected ones (parking a row after
+// `max_attempts`, which holds its key back until an operator requeues it).
+//
+// Cycles overlap under load: while a batch is at the broker, the relay settles the batch
+// before it and reads the next one; it sends the next one only after every report of the one
+// in flight came back, so it knows which keys to hold back. Leases change only between batches. A row that was rejected before is sent alone for its key, so that rows behind
 // it never overtake it. A row is never deleted before its persisted report, so a crash re-sends, never
 // loses; consumers deduplicate by the message-id header. When a broker is unreachable the
 // rows stay as they are and the relay backs off. When a cycle finds less than a full batch,
@@ -16,11 +19,13 @@
 #define SAGA_OUTBOX_RELAY_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -33,7 +38,7 @@ namespace saga::outbox {
 struct RelayOptions {
   std::string relay_id;                               // unique per process
   absl::Duration lease_ttl = absl::Seconds(10);       // a dead relay's partitions move after it
-  int batch_size = 2000;                              // rows per cycle
+  int batch_size = 5000;                              // rows per cycle
   int max_attempts = 5;                               // rejections before a row is parked
   absl::Duration poll_interval = absl::Seconds(1);    // the fallback when no notification comes
   absl::Duration retry_base = absl::Milliseconds(200);  // a rejected row's first wait, doubled
@@ -65,14 +70,40 @@ class OutboxRelay {
   // Finishes the cycle in flight, gives the partitions back, and joins the thread. Idempotent.
   void Stop();
 
-  // One cycle (what the thread repeats). Returns the rows read. Tests call it directly.
+  // One cycle (what the thread repeats): settles the batch before, reads the next, collects
+  // the reports of the one in flight, and begins sending the new one. Returns the rows read.
+  // Tests call it directly.
   absl::StatusOr<int> RunOnce();
+
+  // Collects the batch in flight and settles everything; the thread does it whenever it has
+  // caught up, and before leases change.
+  absl::Status Flush();
 
   RelayStats stats() const;
 
  private:
+  // Rows read in one cycle: those handed to the producer, and those held back or refused.
+  struct Batch {
+    std::vector<OutboxRow> rows;
+    std::vector<const OutboxRow*> sent;
+    std::vector<RejectedRow> rejected;              // refused before sending (too large)
+    absl::flat_hash_map<std::string, int64_t> held;  // key -> its first row that did not go out
+  };
+  // Outcomes waiting to be written: rows to delete and rejections to count.
+  struct Settlement {
+    std::vector<int64_t> delivered;
+    std::vector<RejectedRow> rejected;
+  };
+
   void Loop();
+  bool LeasesDue() const;
   absl::Status KeepLeases();
+  std::unique_ptr<Batch> Prepare(std::vector<OutboxRow> rows,
+                                 const absl::flat_hash_map<std::string, int64_t>& blocked);
+  // Waits for the batch's reports and adds its outcomes to settle_.
+  void Collect(Batch& batch);
+  absl::Status SettlePending();
+  RejectedRow Reject(const OutboxRow& row, std::string error) const;
   bool SleepUnlessStopped(absl::Duration d);
 
   OutboxSource* const source_;
@@ -85,6 +116,8 @@ class OutboxRelay {
   absl::Time leases_renewed_ = absl::InfinitePast();
   absl::Time parked_counted_ = absl::InfinitePast();
   bool last_unavailable_ = false;
+  std::unique_ptr<Batch> in_flight_;  // sent, reports not yet collected
+  Settlement settle_;
 
   mutable absl::Mutex mu_;
   RelayStats stats_ ABSL_GUARDED_BY(mu_);

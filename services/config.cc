@@ -164,7 +164,7 @@ absl::StatusOr<ServerConfig> LoadConfig(const std::function<const char*(const ch
   auto sources = RelaySources(Setting(FLAGS_relay_sources, "SAGAD_RELAY_SOURCES", "", getenv));
   if (!sources.ok()) return sources.status();
   config.relay_sources = *std::move(sources);
-  auto batch = Integer(Setting(FLAGS_relay_batch, "SAGAD_RELAY_BATCH", "2000", getenv),
+  auto batch = Integer(Setting(FLAGS_relay_batch, "SAGAD_RELAY_BATCH", "5000", getenv),
                        "SAGAD_RELAY_BATCH", 1, 100000);
   if (!batch.ok()) return batch.status();
   config.relay_batch = static_cast<int>(*batch);

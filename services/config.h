@@ -19,7 +19,7 @@
 //   --relay               SAGAD_RELAY               on (sagad serve relays its outbox; off: leave it
 //                                                   to `sagad relay` processes)
 //   --relay_sources       SAGAD_RELAY_SOURCES       (none) more outbox tables: table=dsn;table=dsn
-//   --relay_batch         SAGAD_RELAY_BATCH         2000 (rows per relay cycle)
+//   --relay_batch         SAGAD_RELAY_BATCH         5000 (rows per relay cycle)
 //   --relay_max_attempts  SAGAD_RELAY_MAX_ATTEMPTS  5 (rejections before a row is parked)
 //   --relay_poll_interval SAGAD_RELAY_POLL_INTERVAL 1s (the fallback when no NOTIFY comes)
 //   --kafka_delivery_timeout SAGAD_KAFKA_DELIVERY_TIMEOUT 30s (then a message is sent again)

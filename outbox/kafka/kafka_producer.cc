@@ -139,15 +139,16 @@ void KafkaProducer::Disconnect() {
   rk_ = nullptr;
 }
 
-std::vector<Delivery> KafkaProducer::Send(const std::vector<const OutboxRow*>& rows) {
-  std::vector<Delivery> results(rows.size());
+void KafkaProducer::Begin(const std::vector<const OutboxRow*>& rows) {
+  // Sized once: delivery reports write into it by address.
+  results_.assign(rows.size(), Delivery{});
   if (rk_ != nullptr && StateOf(rk_).fatal) Disconnect();
   if (rk_ == nullptr) {
     if (absl::Status s = Connect(); !s.ok()) {
-      for (Delivery& d : results) {
+      for (Delivery& d : results_) {
         d = Delivery{.outcome = Delivery::Outcome::kUnavailable, .error = std::string(s.message())};
       }
-      return results;
+      return;
     }
   }
   SendState& state = StateOf(rk_);
@@ -168,7 +169,7 @@ std::vector<Delivery> KafkaProducer::Send(const std::vector<const OutboxRow*>& r
           RD_KAFKA_V_KEY(const_cast<char*>(row.key.data()), row.key.size()),
           RD_KAFKA_V_VALUE(const_cast<char*>(row.payload.data()), row.payload.size()),
           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(headers),
-          RD_KAFKA_V_OPAQUE(&results[i]), RD_KAFKA_V_END);
+          RD_KAFKA_V_OPAQUE(&results_[i]), RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         ++state.outstanding;
         break;
@@ -178,14 +179,20 @@ std::vector<Delivery> KafkaProducer::Send(const std::vector<const OutboxRow*>& r
         rd_kafka_poll(rk_, 10);
         continue;
       }
-      results[i] = FromError(err);
+      results_[i] = FromError(err);
       held.insert(row.key);
       break;
     }
   }
+}
+
+std::vector<Delivery> KafkaProducer::Wait() {
   // Every queued message gets exactly one report, at the latest after message.timeout.ms.
-  while (state.outstanding > 0) rd_kafka_poll(rk_, 50);
-  return results;
+  if (rk_ != nullptr) {
+    SendState& state = StateOf(rk_);
+    while (state.outstanding > 0) rd_kafka_poll(rk_, 50);
+  }
+  return std::move(results_);
 }
 
 absl::StatusOr<size_t> KafkaProducer::MaxMessageBytes(const std::string& topic) {

@@ -38,7 +38,8 @@ class KafkaProducer : public MessageProducer {
   static absl::StatusOr<std::unique_ptr<KafkaProducer>> Create(KafkaProducerOptions options);
   ~KafkaProducer() override;
 
-  std::vector<Delivery> Send(const std::vector<const OutboxRow*>& rows) override;
+  void Begin(const std::vector<const OutboxRow*>& rows) override;
+  std::vector<Delivery> Wait() override;
   absl::StatusOr<size_t> MaxMessageBytes(const std::string& topic) override;
   void ForgetMaxMessageBytes(const std::string& topic) override { limits_.erase(topic); }
 
@@ -49,7 +50,7 @@ class KafkaProducer : public MessageProducer {
 
   const KafkaProducerOptions options_;
   rd_kafka_t* rk_ = nullptr;
-  bool fatal_ = false;
+  std::vector<Delivery> results_;  // of the batch begun last, filled by delivery reports
   struct Limit {
     size_t bytes;
     absl::Time fetched;

@@ -161,7 +161,9 @@ absl::Status PgOutboxSource::ReleaseAll(const std::string& relay_id) {
 }
 
 absl::StatusOr<std::vector<OutboxRow>> PgOutboxSource::ReadBatch(
-    const std::vector<int>& partitions, int limit) {
+    const std::vector<int>& partitions, int limit, const std::vector<int64_t>& excluded) {
+  saga::pg::ArrayLiteral excluded_ids;
+  for (int64_t id : excluded) excluded_ids.AddInt(id);
   std::vector<OutboxRow> rows;
   absl::Status s = Run("reading outbox rows", [&](pqxx::connection& conn) {
     rows.clear();
@@ -174,11 +176,12 @@ absl::StatusOr<std::vector<OutboxRow>> PgOutboxSource::ReadBatch(
             "(extract(epoch FROM o.created_at) * 1000000)::bigint, "
 "o.headers::text "
             "FROM ", table_, " o WHERE o.relay_partition = ANY($1::smallint[]) "
-            "AND o.parked_at IS NULL AND NOT EXISTS (SELECT 1 FROM ", table_, " h "
+            "AND o.parked_at IS NULL AND o.id <> ALL($3::bigint[]) "
+            "AND NOT EXISTS (SELECT 1 FROM ", table_, " h "
             "  WHERE h.relay_partition = o.relay_partition AND h.msg_key = o.msg_key "
             "  AND h.attempts > 0 AND (h.parked_at IS NOT NULL OR h.next_attempt_at > now())) "
             "ORDER BY o.id LIMIT $2"),
-        PartitionArray(partitions), limit);
+        PartitionArray(partitions), limit, excluded_ids.str());
     rows.reserve(result.size());
     for (const auto& r : result) {
       OutboxRow row;

@@ -30,8 +30,8 @@ class PgOutboxSource : public OutboxSource {
   absl::StatusOr<std::vector<int>> Rebalance(const std::string& relay_id,
                                              absl::Duration ttl) override;
   absl::Status ReleaseAll(const std::string& relay_id) override;
-  absl::StatusOr<std::vector<OutboxRow>> ReadBatch(const std::vector<int>& partitions,
-                                                   int limit) override;
+  absl::StatusOr<std::vector<OutboxRow>> ReadBatch(const std::vector<int>& partitions, int limit,
+                                                   const std::vector<int64_t>& excluded) override;
   absl::Status Settle(const std::vector<int64_t>& delivered,
                       const std::vector<RejectedRow>& rejected) override;
   absl::Status WaitForRows(absl::Duration timeout) override;

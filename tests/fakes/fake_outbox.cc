@@ -13,7 +13,8 @@ int64_t FakeOutboxSource::Add(const std::string& key, const std::string& payload
 }
 
 absl::StatusOr<std::vector<outbox::OutboxRow>> FakeOutboxSource::ReadBatch(
-    const std::vector<int>&, int limit) {
+    const std::vector<int>&, int limit, const std::vector<int64_t>& excluded) {
+  const absl::flat_hash_set<int64_t> skip(excluded.begin(), excluded.end());
   ++reads;
   absl::flat_hash_set<std::string> held;
   for (const auto& [id, row] : rows) {
@@ -22,7 +23,7 @@ absl::StatusOr<std::vector<outbox::OutboxRow>> FakeOutboxSource::ReadBatch(
   std::vector<outbox::OutboxRow> batch;
   for (const auto& [id, row] : rows) {
     if (static_cast<int>(batch.size()) == limit) break;
-    if (!held.contains(row.key)) batch.push_back(row);
+    if (!held.contains(row.key) && !skip.contains(id)) batch.push_back(row);
   }
   return batch;
 }
@@ -45,18 +46,22 @@ absl::StatusOr<int64_t> FakeOutboxSource::CountParked() {
   return n;
 }
 
-std::vector<outbox::Delivery> FakeProducer::Send(
-    const std::vector<const outbox::OutboxRow*>& rows) {
-  std::vector<outbox::Delivery> results;
+void FakeProducer::Begin(const std::vector<const outbox::OutboxRow*>& rows) {
+  ++begun;
+  results_.clear();
   for (const outbox::OutboxRow* row : rows) {
     sent.push_back(row->payload);
     auto it = outcomes.find(row->payload);
     const auto outcome =
         it == outcomes.end() ? outbox::Delivery::Outcome::kPersisted : it->second;
-    results.push_back({.outcome = outcome,
-                       .error = outcome == outbox::Delivery::Outcome::kPersisted ? "" : "scripted"});
+    results_.push_back({.outcome = outcome,
+                        .error = outcome == outbox::Delivery::Outcome::kPersisted ? "" : "scripted"});
   }
-  return results;
+}
+
+std::vector<outbox::Delivery> FakeProducer::Wait() {
+  --begun;
+  return std::move(results_);
 }
 
 }  // namespace saga::testing

@@ -23,9 +23,9 @@ class FakeOutboxSource : public outbox::OutboxSource {
     return partitions;
   }
   absl::Status ReleaseAll(const std::string&) override { return absl::OkStatus(); }
-  // Rows in id order, without parked rows and without keys behind a parked row.
-  absl::StatusOr<std::vector<outbox::OutboxRow>> ReadBatch(const std::vector<int>&,
-                                                           int limit) override;
+  // Rows in id order, without parked rows, keys behind a parked row, or excluded ids.
+  absl::StatusOr<std::vector<outbox::OutboxRow>> ReadBatch(
+      const std::vector<int>&, int limit, const std::vector<int64_t>& excluded) override;
   absl::Status Settle(const std::vector<int64_t>& delivered,
                       const std::vector<outbox::RejectedRow>& rejected) override;
   absl::Status WaitForRows(absl::Duration) override { return absl::OkStatus(); }
@@ -45,7 +45,8 @@ class FakeOutboxSource : public outbox::OutboxSource {
 
 class FakeProducer : public outbox::MessageProducer {
  public:
-  std::vector<outbox::Delivery> Send(const std::vector<const outbox::OutboxRow*>& rows) override;
+  void Begin(const std::vector<const outbox::OutboxRow*>& rows) override;
+  std::vector<outbox::Delivery> Wait() override;
   absl::StatusOr<size_t> MaxMessageBytes(const std::string&) override { return max_bytes; }
   void ForgetMaxMessageBytes(const std::string&) override { ++forgotten; }
 
@@ -54,6 +55,10 @@ class FakeProducer : public outbox::MessageProducer {
   // Outcome per payload; payloads not listed are persisted.
   std::map<std::string, outbox::Delivery::Outcome> outcomes;
   std::vector<std::string> sent;  // payloads, in the order sent
+  int begun = 0;                  // batches begun and not yet waited for
+
+ private:
+  std::vector<outbox::Delivery> results_;
 };
 
 }  // namespace saga::testing

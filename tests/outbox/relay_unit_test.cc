@@ -19,6 +19,10 @@ class RelayUnitTest : public ::testing::Test {
     return outbox::OutboxRelay(&source_, &producer_, &clock_,
                                {.relay_id = "r", .max_attempts = max_attempts});
   }
+  // One cycle, then its batch collected and settled.
+  static bool RunAndFlush(outbox::OutboxRelay& relay) {
+    return relay.RunOnce().ok() && relay.Flush().ok();
+  }
   FakeOutboxSource source_;
   FakeProducer producer_;
   RealClock clock_;
@@ -32,6 +36,8 @@ TEST_F(RelayUnitTest, DeliversInIdOrderAndDeletesPersistedRows) {
   auto read = relay.RunOnce();
   ASSERT_TRUE(read.ok());
   EXPECT_EQ(*read, 3);
+  EXPECT_EQ(source_.rows.size(), 3u);  // in flight: nothing is deleted before the reports
+  ASSERT_TRUE(relay.Flush().ok());
   EXPECT_THAT(producer_.sent, ElementsAre("a1", "b1", "a2"));
   EXPECT_TRUE(source_.rows.empty());
   EXPECT_EQ(relay.stats().delivered, 3);
@@ -44,7 +50,7 @@ TEST_F(RelayUnitTest, RowTooLargeForItsTopicIsRefusedUnsentAndHoldsItsKeyBack) {
   const int64_t behind = source_.Add("p", "p2");
   source_.Add("b", "b1");
   auto relay = MakeRelay();
-  ASSERT_TRUE(relay.RunOnce().ok());
+  ASSERT_TRUE(RunAndFlush(relay));
   EXPECT_THAT(producer_.sent, ElementsAre("a1", "b1"));  // neither the big row nor p2
   ASSERT_EQ(source_.rejections.size(), 1u);
   EXPECT_EQ(source_.rejections[0].id, big);
@@ -60,11 +66,11 @@ TEST_F(RelayUnitTest, RejectedRowGoesAloneOnRetryAndIsParkedAtTheAttemptLimit) {
   const int64_t id = source_.Add("k", "poison");
   producer_.outcomes["poison"] = Outcome::kRejected;
   auto relay = MakeRelay(/*max_attempts=*/3);
-  ASSERT_TRUE(relay.RunOnce().ok());
+  ASSERT_TRUE(RunAndFlush(relay));
   source_.Add("k", "behind");  // committed after the first rejection
   source_.Add("j", "other");
-  ASSERT_TRUE(relay.RunOnce().ok());
-  ASSERT_TRUE(relay.RunOnce().ok());
+  ASSERT_TRUE(RunAndFlush(relay));
+  ASSERT_TRUE(RunAndFlush(relay));
   ASSERT_EQ(source_.rejections.size(), 3u);
   EXPECT_FALSE(source_.rejections[0].park);
   EXPECT_FALSE(source_.rejections[1].park);
@@ -75,7 +81,7 @@ TEST_F(RelayUnitTest, RejectedRowGoesAloneOnRetryAndIsParkedAtTheAttemptLimit) {
   EXPECT_THAT(producer_.sent, ElementsAre("poison", "poison", "other", "poison"));
   EXPECT_EQ(relay.stats().parked, 1);
   EXPECT_EQ(relay.stats().reordered, 0);
-  ASSERT_TRUE(relay.RunOnce().ok());  // parked: its key waits, nothing is sent
+  ASSERT_TRUE(RunAndFlush(relay));  // parked: its key waits, nothing is sent
   EXPECT_EQ(producer_.sent.size(), 4u);
 }
 
@@ -85,7 +91,7 @@ TEST_F(RelayUnitTest, UnavailableBrokerLeavesRowsUntouchedAndCountsNoAttempt) {
   producer_.outcomes["m1"] = Outcome::kUnavailable;
   producer_.outcomes["m2"] = Outcome::kUnavailable;
   auto relay = MakeRelay();
-  ASSERT_TRUE(relay.RunOnce().ok());
+  ASSERT_TRUE(RunAndFlush(relay));
   EXPECT_EQ(source_.settles, 0);
   EXPECT_EQ(source_.rows.size(), 2u);
   for (const auto& [id, row] : source_.rows) EXPECT_EQ(row.attempts, 0);
@@ -99,9 +105,32 @@ TEST_F(RelayUnitTest, RowPersistedAfterAnEarlierRowOfItsKeyFailedIsCounted) {
   source_.Add("k", "second");
   producer_.outcomes["first"] = Outcome::kRejected;
   auto relay = MakeRelay();
-  ASSERT_TRUE(relay.RunOnce().ok());
+  ASSERT_TRUE(RunAndFlush(relay));
   EXPECT_EQ(relay.stats().reordered, 1);
   EXPECT_EQ(relay.stats().delivered, 1);
+}
+
+// Under load the next batch is read while one is in flight, and sent once its reports are in:
+// no row twice, rows of one key in order, and a key whose row failed in flight held back.
+TEST_F(RelayUnitTest, NextBatchIsReadDuringTheSendAndHeldBehindFailuresInFlight) {
+  for (int i = 1; i <= 3; ++i) {
+    source_.Add("k", "k" + std::to_string(i));
+    source_.Add("j", "j" + std::to_string(i));
+  }
+  producer_.outcomes["k1"] = Outcome::kRejected;
+  outbox::OutboxRelay relay(&source_, &producer_, &clock_,
+                            {.relay_id = "r", .batch_size = 2, .max_attempts = 3});
+  ASSERT_TRUE(relay.RunOnce().ok());  // reads k1 j1, sends them
+  EXPECT_EQ(producer_.begun, 1);
+  ASSERT_TRUE(relay.RunOnce().ok());  // reads k2 j2 while k1 j1 are out; k1 failed: k2 held
+  EXPECT_EQ(producer_.begun, 1);
+  ASSERT_TRUE(relay.Flush().ok());
+  EXPECT_THAT(producer_.sent, ElementsAre("k1", "j1", "j2"));
+  EXPECT_EQ(relay.stats().reordered, 0);
+  // k1 (rejected once) goes alone, then the rest of k in order.
+  producer_.outcomes.clear();
+  while (!source_.rows.empty()) ASSERT_TRUE(RunAndFlush(relay));
+  EXPECT_THAT(producer_.sent, ElementsAre("k1", "j1", "j2", "k1", "k2", "k3", "j3"));
 }
 
 TEST_F(RelayUnitTest, WithoutPartitionsNothingIsRead) {
