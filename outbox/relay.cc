@@ -62,22 +62,20 @@ bool OutboxRelay::SleepUnlessStopped(absl::Duration d) {
 
 absl::Status OutboxRelay::KeepLeases() {
   const absl::Time now = clock_->Now();
-  {
-    auto partitions = source_->Rebalance(options_.relay_id, options_.lease_ttl);
-    if (!partitions.ok()) {
-      // Past half the TTL the leases may be someone else's: send nothing until renewed.
-      if (now - leases_renewed_ > options_.lease_ttl / 2) partitions_.clear();
-      return partitions.status();
-    }
-    if (*partitions != partitions_) {
-      LogInfo("outbox relay partitions changed",
-              {{"outbox", source_->name()}, {"relay_id", options_.relay_id},
-               {"held", saga::StrCat(partitions->size())},
-               {"before", saga::StrCat(partitions_.size())}});
-    }
-    partitions_ = *std::move(partitions);
-    leases_renewed_ = now;
+  auto partitions = source_->Rebalance(options_.relay_id, options_.lease_ttl);
+  if (!partitions.ok()) {
+    // Past half the TTL the leases may be someone else's: send nothing until renewed.
+    if (now - leases_renewed_ > options_.lease_ttl / 2) partitions_.clear();
+    return partitions.status();
   }
+  if (*partitions != partitions_) {
+    LogInfo("outbox relay partitions changed",
+            {{"outbox", source_->name()}, {"relay_id", options_.relay_id},
+             {"held", saga::StrCat(partitions->size())},
+             {"before", saga::StrCat(partitions_.size())}});
+  }
+  partitions_ = *std::move(partitions);
+  leases_renewed_ = now;
   if (now - parked_counted_ >= absl::Seconds(5)) {
     auto parked = source_->CountParked();
     if (parked.ok()) {

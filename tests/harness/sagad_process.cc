@@ -11,6 +11,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "sdk/base/strings.h"
 #include "sdk/base/uuid.h"
+#include "tests/harness/postgres_server.h"
 #include "tests/harness/wait.h"
 
 namespace saga::testing {
@@ -102,6 +103,24 @@ std::string SagadProcess::log() const { return TailOfFile(log_path_, 1 << 20); }
 absl::StatusOr<int> SagadProcess::Terminate(absl::Duration timeout) {
   process_->Signal(SIGTERM);
   return process_->Wait(timeout);
+}
+
+std::unique_ptr<grpc::ClientContext> DeadlineContext(absl::Duration timeout) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  return context;
+}
+
+absl::StatusOr<std::string> NewDatabaseMigratedBySagad() {
+  auto dsn = SharedPostgres().CreateFreshDatabase();
+  if (!dsn.ok()) return dsn.status();
+  std::string output;
+  auto code = SagadProcess::Run(*dsn, {"migrate"}, &output);
+  if (!code.ok()) return code.status();
+  if (*code != 0) {
+    return absl::InternalError(saga::StrCat("sagad migrate exited with ", *code, ": ", output));
+  }
+  return *dsn;
 }
 
 }  // namespace saga::testing

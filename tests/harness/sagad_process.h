@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
 
 #include "absl/status/statusor.h"
 #include "tests/harness/child_process.h"
@@ -48,6 +49,13 @@ class SagadProcess {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<ChildProcess> process_;
 };
+
+// A client context whose deadline is `timeout` from now, for calls to sagad in tests.
+std::unique_ptr<grpc::ClientContext> DeadlineContext(absl::Duration timeout = absl::Seconds(10));
+
+// A fresh database on the shared test PostgreSQL, migrated by the sagad binary (`sagad
+// migrate`); returns its connection string.
+absl::StatusOr<std::string> NewDatabaseMigratedBySagad();
 
 }  // namespace saga::testing
 

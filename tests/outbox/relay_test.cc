@@ -81,6 +81,36 @@ class RelayTest : public ::testing::Test {
   std::string topic_;
 };
 
+// A relay waiting for rows wakes on the insert's NOTIFY, long before its poll timeout.
+TEST_F(RelayTest, AnInsertWakesTheWaitingRelayThroughListenNotify) {
+  auto source = outbox::pg::PgOutboxSource::Create(db_.dsn, "outbox");
+  ASSERT_TRUE(source.ok()) << source.status();
+  ASSERT_TRUE((*source)->WaitForRows(absl::ZeroDuration()).ok());  // the first call returns
+  absl::Duration waited;
+  std::thread waiter([&] {
+    const absl::Time start = absl::Now();
+    EXPECT_TRUE((*source)->WaitForRows(absl::Seconds(60)).ok());
+    waited = absl::Now() - start;
+  });
+  Pause(absl::Milliseconds(300));  // let it wait
+  ASSERT_TRUE(db_.pool
+                  ->Run("writing",
+                        [&](pqxx::connection& conn) {
+                          pqxx::work tx(conn);
+                          saga::v1::OutboxMessage m;
+                          m.set_topic(topic_);
+                          m.set_key("k");
+                          m.set_payload("v");
+                          if (auto id = sdk::WriteOutboxMessage(tx, m); !id.ok()) return id.status();
+                          tx.commit();
+                          return absl::OkStatus();
+                        })
+                  .ok());
+  waiter.join();
+  EXPECT_GE(waited, absl::Milliseconds(250));
+  EXPECT_LT(waited, absl::Seconds(10)) << "woken by the poll timeout, not by NOTIFY";
+}
+
 // 16 writers with random sleeps inside their transactions write 100,000 rows while the relay
 // runs: every row is consumed, and each key's rows arrive in commit order.
 TEST_F(RelayTest, GapTestEveryRowArrivesInCommitOrderPerKey) {

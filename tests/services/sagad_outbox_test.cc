@@ -30,25 +30,17 @@ namespace {
 
 using ::saga::testing::ConsumeUntil;
 using ::saga::testing::KafkaRecord;
+using ::saga::testing::DeadlineContext;
 using ::saga::testing::SagadProcess;
 using ::saga::testing::SharedKafka;
 using ::testing::HasSubstr;
 
-std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout = absl::Seconds(10)) {
-  auto context = std::make_unique<grpc::ClientContext>();
-  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  return context;
-}
-
 class SagadOutboxTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto dsn = saga::testing::SharedPostgres().CreateFreshDatabase();
+    auto dsn = saga::testing::NewDatabaseMigratedBySagad();
     ASSERT_TRUE(dsn.ok()) << dsn.status();
     dsn_ = *dsn;
-    std::string output;
-    auto code = SagadProcess::Run(dsn_, {"migrate"}, &output);
-    ASSERT_TRUE(code.ok() && *code == 0) << output;
     topic_ = "published-" + NewUuid().substr(0, 8);
   }
 
@@ -84,7 +76,7 @@ TEST_F(SagadOutboxTest, PublishReachesKafkaWithIdsAndHeaders) {
   }
   request.mutable_messages(2)->set_message_id("my-own-id");
   saga::v1::PublishResponse response;
-  grpc::Status status = outbox->Publish(Context().get(), request, &response);
+  grpc::Status status = outbox->Publish(DeadlineContext().get(), request, &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
   ASSERT_EQ(response.message_ids_size(), 3);
   EXPECT_EQ(response.message_ids(2), "my-own-id");
@@ -135,7 +127,7 @@ TEST_F(SagadOutboxTest, BadPublishAnswersInvalidArgumentAndStoresNothing) {
     bad->set_key("k");
     bad->set_payload(c.payload);
     saga::v1::PublishResponse response;
-    grpc::Status status = outbox->Publish(Context().get(), request, &response);
+    grpc::Status status = outbox->Publish(DeadlineContext().get(), request, &response);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.topic;
     EXPECT_THAT(status.error_message(), HasSubstr("messages[1]"));
     EXPECT_THAT(status.error_message(), HasSubstr(c.expect));
@@ -156,12 +148,12 @@ TEST_F(SagadOutboxTest, SagaLifecycleEventsAreRelayedKeyedBySagaId) {
   step->mutable_action()->mutable_grpc()->set_target(participant.target());
   step->mutable_action()->mutable_grpc()->set_method("/shop.S/pay");
   saga::v1::RegisterDefinitionResponse defined;
-  ASSERT_TRUE(sagas->RegisterDefinition(Context().get(), define, &defined).ok());
+  ASSERT_TRUE(sagas->RegisterDefinition(DeadlineContext().get(), define, &defined).ok());
   saga::v1::StartSagaRequest start;
   start.set_definition_name("one-step");
   start.set_wait_for_completion(true);
   saga::v1::StartSagaResponse started;
-  ASSERT_TRUE(sagas->StartSaga(Context().get(), start, &started).ok());
+  ASSERT_TRUE(sagas->StartSaga(DeadlineContext().get(), start, &started).ok());
   ASSERT_EQ(started.saga().state(), saga::v1::SAGA_STATE_COMPLETED);
   const std::string id = started.saga().saga_id();
   const int transitions =
@@ -205,7 +197,7 @@ TEST_F(SagadOutboxTest, ParkedMessageIsListedAndRequeuedOverTheAdminApi) {
   after->set_key("k");
   after->set_payload("after");
   saga::v1::PublishResponse published;
-  ASSERT_TRUE(outbox->Publish(Context().get(), request, &published).ok());
+  ASSERT_TRUE(outbox->Publish(DeadlineContext().get(), request, &published).ok());
 
   saga::v1::ListParkedResponse parked;
   ASSERT_TRUE(saga::testing::WaitFor(
@@ -213,7 +205,7 @@ TEST_F(SagadOutboxTest, ParkedMessageIsListedAndRequeuedOverTheAdminApi) {
         parked.Clear();
         saga::v1::ListParkedRequest list;
         list.set_topic(topic_);
-        return admin->ListParked(Context().get(), list, &parked).ok() &&
+        return admin->ListParked(DeadlineContext().get(), list, &parked).ok() &&
                parked.messages_size() == 1;
       },
       absl::Seconds(30), absl::Milliseconds(100)));
@@ -225,13 +217,13 @@ TEST_F(SagadOutboxTest, ParkedMessageIsListedAndRequeuedOverTheAdminApi) {
   saga::v1::RequeueParkedRequest requeue;
   requeue.add_message_ids(published.message_ids(0));
   saga::v1::RequeueParkedResponse requeued;
-  grpc::Status no_reason = admin->RequeueParked(Context().get(), requeue, &requeued);
+  grpc::Status no_reason = admin->RequeueParked(DeadlineContext().get(), requeue, &requeued);
   EXPECT_EQ(no_reason.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   ASSERT_TRUE(saga::testing::SetTopicConfigs(SharedKafka().bootstrap_servers(), topic_,
                                              {{"max.message.bytes", "1000000"}})
                   .ok());
   requeue.set_reason("topic limit raised to 1 MB");
-  ASSERT_TRUE(admin->RequeueParked(Context().get(), requeue, &requeued).ok());
+  ASSERT_TRUE(admin->RequeueParked(DeadlineContext().get(), requeue, &requeued).ok());
   EXPECT_EQ(requeued.requeued(), 1u);
   auto records = ConsumeUntil(
       SharedKafka().bootstrap_servers(), topic_,

@@ -29,25 +29,17 @@ namespace {
 
 using ::saga::testing::RecordingParticipant;
 using ::saga::testing::Reply;
+using ::saga::testing::DeadlineContext;
 using ::saga::testing::SagadProcess;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout = absl::Seconds(10)) {
-  auto context = std::make_unique<grpc::ClientContext>();
-  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  return context;
-}
-
 class SagadSagaTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto dsn = saga::testing::SharedPostgres().CreateFreshDatabase();
+    auto dsn = saga::testing::NewDatabaseMigratedBySagad();
     ASSERT_TRUE(dsn.ok()) << dsn.status();
     dsn_ = *dsn;
-    std::string output;
-    auto code = SagadProcess::Run(dsn_, {"migrate"}, &output);
-    ASSERT_TRUE(code.ok() && *code == 0) << output;
   }
 
   std::unique_ptr<SagadProcess> StartSagad(std::vector<std::string> env = {}) {
@@ -75,7 +67,7 @@ class SagadSagaTest : public ::testing::Test {
       previous = name;
     }
     saga::v1::RegisterDefinitionResponse response;
-    grpc::Status status = stub.RegisterDefinition(Context().get(), request, &response);
+    grpc::Status status = stub.RegisterDefinition(DeadlineContext().get(), request, &response);
     ASSERT_TRUE(status.ok()) << status.error_message();
   }
 
@@ -101,7 +93,7 @@ TEST_F(SagadSagaTest, StartWaitGetListHistoryAndWatchOverGrpc) {
   (*start.mutable_labels())["tenant"] = "acme";
   (*start.mutable_payloads())["charge"] = "{\"amount\": 42}";
   saga::v1::StartSagaResponse started;
-  auto context = Context();
+  auto context = DeadlineContext();
   context->AddMetadata("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
   grpc::Status status = sagas->StartSaga(context.get(), start, &started);
   ASSERT_TRUE(status.ok()) << status.error_message();
@@ -118,7 +110,7 @@ TEST_F(SagadSagaTest, StartWaitGetListHistoryAndWatchOverGrpc) {
   saga::v1::GetSagaRequest get;
   get.set_saga_id(id);
   saga::v1::GetSagaResponse got;
-  ASSERT_TRUE(sagas->GetSaga(Context().get(), get, &got).ok());
+  ASSERT_TRUE(sagas->GetSaga(DeadlineContext().get(), get, &got).ok());
   EXPECT_EQ(got.saga().state(), saga::v1::SAGA_STATE_COMPLETED);
   EXPECT_EQ(got.saga().labels().at("tenant"), "acme");
 
@@ -127,30 +119,30 @@ TEST_F(SagadSagaTest, StartWaitGetListHistoryAndWatchOverGrpc) {
     return Reply{absl::FailedPreconditionError("no carrier")};
   });
   saga::v1::StartSagaResponse failed;
-  ASSERT_TRUE(sagas->StartSaga(Context().get(), start, &failed).ok());
+  ASSERT_TRUE(sagas->StartSaga(DeadlineContext().get(), start, &failed).ok());
   EXPECT_EQ(failed.saga().state(), saga::v1::SAGA_STATE_COMPENSATED);
   EXPECT_THAT(failed.saga().error(), HasSubstr("no carrier"));
 
   saga::v1::ListSagasRequest list;
   list.add_states(saga::v1::SAGA_STATE_COMPENSATED);
   saga::v1::ListSagasResponse listed;
-  ASSERT_TRUE(sagas->ListSagas(Context().get(), list, &listed).ok());
+  ASSERT_TRUE(sagas->ListSagas(DeadlineContext().get(), list, &listed).ok());
   ASSERT_EQ(listed.sagas_size(), 1);
   EXPECT_EQ(listed.sagas(0).saga_id(), failed.saga().saga_id());
   list.clear_states();
   (*list.mutable_labels())["tenant"] = "acme";
   list.set_page_size(1);
-  ASSERT_TRUE(sagas->ListSagas(Context().get(), list, &listed).ok());
+  ASSERT_TRUE(sagas->ListSagas(DeadlineContext().get(), list, &listed).ok());
   ASSERT_EQ(listed.sagas_size(), 1);
   EXPECT_EQ(listed.sagas(0).saga_id(), failed.saga().saga_id());  // newest first
   list.set_page_token(listed.next_page_token());
-  ASSERT_TRUE(sagas->ListSagas(Context().get(), list, &listed).ok());
+  ASSERT_TRUE(sagas->ListSagas(DeadlineContext().get(), list, &listed).ok());
   ASSERT_EQ(listed.sagas_size(), 1);
   EXPECT_EQ(listed.sagas(0).saga_id(), id);
   EXPECT_TRUE(listed.next_page_token().empty());
   (*list.mutable_labels())["tenant"] = "other";
   list.clear_page_token();
-  ASSERT_TRUE(sagas->ListSagas(Context().get(), list, &listed).ok());
+  ASSERT_TRUE(sagas->ListSagas(DeadlineContext().get(), list, &listed).ok());
   EXPECT_EQ(listed.sagas_size(), 0);
 
   auto admin = saga::v1::AdminService::NewStub(sagad->channel());
@@ -160,7 +152,7 @@ TEST_F(SagadSagaTest, StartWaitGetListHistoryAndWatchOverGrpc) {
   std::vector<saga::v1::SagaEvent> events;
   for (;;) {
     saga::v1::GetHistoryResponse page;
-    ASSERT_TRUE(admin->GetHistory(Context().get(), history, &page).ok());
+    ASSERT_TRUE(admin->GetHistory(DeadlineContext().get(), history, &page).ok());
     for (const auto& e : page.events()) events.push_back(e);
     if (page.next_page_token().empty()) break;
     history.set_page_token(page.next_page_token());
@@ -172,7 +164,7 @@ TEST_F(SagadSagaTest, StartWaitGetListHistoryAndWatchOverGrpc) {
   // Watch replays the history and ends with the terminal event.
   saga::v1::WatchSagaRequest watch;
   watch.set_saga_id(failed.saga().saga_id());
-  auto watch_context = Context();
+  auto watch_context = DeadlineContext();
   auto reader = sagas->WatchSaga(watch_context.get(), watch);
   saga::v1::WatchSagaResponse event;
   std::vector<uint64_t> sequences;
@@ -193,11 +185,11 @@ TEST_F(SagadSagaTest, WatchStreamsASagaWhileItRuns) {
   saga::v1::StartSagaRequest start;
   start.set_definition_name("order");
   saga::v1::StartSagaResponse started;
-  ASSERT_TRUE(sagas->StartSaga(Context().get(), start, &started).ok());
+  ASSERT_TRUE(sagas->StartSaga(DeadlineContext().get(), start, &started).ok());
   EXPECT_EQ(started.saga().state(), saga::v1::SAGA_STATE_RUNNING);
   saga::v1::WatchSagaRequest watch;
   watch.set_saga_id(started.saga().saga_id());
-  auto context = Context();
+  auto context = DeadlineContext();
   auto reader = sagas->WatchSaga(context.get(), watch);
   saga::v1::WatchSagaResponse event;
   saga::v1::SagaEvent last;
@@ -218,25 +210,25 @@ TEST_F(SagadSagaTest, BadStartsAnswerTheRightCodeAndWriteNothing) {
   saga::v1::StartSagaRequest start;
   saga::v1::StartSagaResponse started;
   start.set_definition_name("unknown");
-  grpc::Status status = sagas->StartSaga(Context().get(), start, &started);
+  grpc::Status status = sagas->StartSaga(DeadlineContext().get(), start, &started);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_THAT(status.error_message(), HasSubstr("register it first"));
   start.set_definition_name("order");
   (*start.mutable_payloads())["charge"] = std::string(101, 'x');
-  status = sagas->StartSaga(Context().get(), start, &started);
+  status = sagas->StartSaga(DeadlineContext().get(), start, &started);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), HasSubstr("limit of 100 bytes"));
   saga::v1::GetSagaRequest get;
   get.set_saga_id("12345");
   saga::v1::GetSagaResponse got;
-  status = sagas->GetSaga(Context().get(), get, &got);
+  status = sagas->GetSaga(DeadlineContext().get(), get, &got);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), HasSubstr("saga_id"));
   saga::v1::AbortSagaRequest abort;
   abort.set_saga_id("not-a-uuid");
   abort.set_reason("x");
   saga::v1::AbortSagaResponse aborted;
-  EXPECT_EQ(sagas->AbortSaga(Context().get(), abort, &aborted).error_code(),
+  EXPECT_EQ(sagas->AbortSaga(DeadlineContext().get(), abort, &aborted).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(Count("SELECT count(*) FROM sagas"), 0);
   EXPECT_EQ(Count("SELECT count(*) FROM saga_history"), 0);
@@ -257,7 +249,7 @@ std::vector<std::string> StartMany(const std::function<std::shared_ptr<grpc::Cha
     for (;;) {
       auto stub = saga::v1::SagaService::NewStub(channel());
       saga::v1::StartSagaResponse started;
-      grpc::Status status = stub->StartSaga(Context(absl::Seconds(5)).get(), start, &started);
+      grpc::Status status = stub->StartSaga(DeadlineContext(absl::Seconds(5)).get(), start, &started);
       if (status.ok()) {
         ids.push_back(started.saga().saga_id());
         break;
@@ -326,7 +318,7 @@ TEST_F(SagadSagaTest, SigkillAtRandomMomentsLosesNoSagaAndAppliesEachEffectOnce)
     saga::v1::GetSagaRequest get;
     get.set_saga_id(id);
     saga::v1::GetSagaResponse got;
-    ASSERT_TRUE(sagas->GetSaga(Context().get(), get, &got).ok());
+    ASSERT_TRUE(sagas->GetSaga(DeadlineContext().get(), get, &got).ok());
     completed += got.saga().state() == saga::v1::SAGA_STATE_COMPLETED;
     compensated += got.saga().state() == saga::v1::SAGA_STATE_COMPENSATED;
     for (auto& v : saga::testing::InvariantOneViolations(got.saga(), participant_)) {
@@ -356,7 +348,7 @@ TEST_F(SagadSagaTest, TwoInstancesOneKilledItsSagasFinishOnTheOther) {
     saga::v1::StartSagaRequest start;
     start.set_definition_name("order");
     saga::v1::StartSagaResponse started;
-    ASSERT_TRUE(stub->StartSaga(Context().get(), start, &started).ok());
+    ASSERT_TRUE(stub->StartSaga(DeadlineContext().get(), start, &started).ok());
     ids.push_back(started.saga().saga_id());
   }
   ASSERT_TRUE(saga::testing::WaitFor(
@@ -387,7 +379,7 @@ TEST_F(SagadSagaTest, TwoInstancesOneKilledItsSagasFinishOnTheOther) {
     saga::v1::GetSagaRequest get;
     get.set_saga_id(id);
     saga::v1::GetSagaResponse got;
-    ASSERT_TRUE(sagas->GetSaga(Context().get(), get, &got).ok());
+    ASSERT_TRUE(sagas->GetSaga(DeadlineContext().get(), get, &got).ok());
     EXPECT_THAT(saga::testing::InvariantOneViolations(got.saga(), participant_), IsEmpty());
   }
   std::cerr << "[failover] sagad-b finished sagad-a's 50 sagas " << absl::FormatDuration(took)

@@ -145,6 +145,20 @@ TEST_F(SagadTest, BadSettingsAreRefusedNamingTheSetting) {
   ASSERT_TRUE(code.ok());
   EXPECT_EQ(*code, 1);
   EXPECT_THAT(output, HasSubstr("SAGAD_PG_POOL_SIZE"));
+  for (const char* bad : {"SAGAD_RELAY=maybe", "SAGAD_RELAY_SOURCES=no-equals-sign",
+                          "SAGAD_RELAY_BATCH=0", "SAGAD_RELAY_POLL_INTERVAL=soon",
+                          "SAGAD_KAFKA_DELIVERY_TIMEOUT=100ms"}) {
+    code = SagadProcess::Run(dsn_, {"serve"}, &output, {bad});
+    ASSERT_TRUE(code.ok());
+    EXPECT_EQ(*code, 1) << bad;
+    const std::string name(bad, std::string_view(bad).find('='));
+    EXPECT_THAT(output, HasSubstr(name));
+  }
+  // A relay-only process needs a real Kafka.
+  code = SagadProcess::Run(dsn_, {"relay"}, &output);
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 1);
+  EXPECT_THAT(output, HasSubstr("SAGAD_KAFKA_BROKERS"));
   code = SagadProcess::Run(dsn_, {"frobnicate"}, &output);
   ASSERT_TRUE(code.ok());
   EXPECT_EQ(*code, 2);
