@@ -174,6 +174,7 @@ absl::StatusOr<bool> IdempotentConsumer::TryBatch(const std::vector<InboxMessage
   pg::ArrayLiteral ids;
   for (const InboxMessage& m : messages) ids.AddText(m.message_id);
   int64_t applied = 0;
+  const absl::Time started = absl::Now();
   try {
     pqxx::work tx(Connection());
     absl::flat_hash_set<std::string> fresh;
@@ -194,6 +195,7 @@ absl::StatusOr<bool> IdempotentConsumer::TryBatch(const std::vector<InboxMessage
     if (conn_ != nullptr && !conn_->is_open()) conn_.reset();
     return pg::StatusFromException(e, "applying a batch of messages");
   }
+  if (options_.on_commit) options_.on_commit(absl::Now() - started, static_cast<int>(messages.size()));
   for (const InboxMessage& m : messages) StoreOffset(m);
   absl::MutexLock lock(&mu_);
   stats_.applied += applied;
@@ -207,6 +209,7 @@ bool IdempotentConsumer::ApplyOne(const InboxMessage& message) {
   while (!stopping_) {
     absl::Status status;
     bool duplicate = false;
+    const absl::Time started = absl::Now();
     try {
       pqxx::work tx(Connection());
       pqxx::result inserted = tx.exec_params(
@@ -224,6 +227,7 @@ bool IdempotentConsumer::ApplyOne(const InboxMessage& message) {
       if (conn_ != nullptr && !conn_->is_open()) conn_.reset();
     }
     if (duplicate || status.ok()) {
+      if (status.ok() && !duplicate && options_.on_commit) options_.on_commit(absl::Now() - started, 1);
       StoreOffset(message);
       absl::MutexLock lock(&mu_);
       ++(duplicate ? stats_.duplicates : stats_.applied);

@@ -67,6 +67,8 @@ struct IdempotentConsumerOptions {
   absl::Duration retention = absl::Hours(24 * 7);  // how long ids are remembered
   absl::Duration cleanup_interval = absl::Minutes(1);
   std::vector<std::pair<std::string, std::string>> kafka_settings;  // more librdkafka settings
+  // Called after each committed transaction with its duration and its messages (for metrics).
+  std::function<void(absl::Duration, int)> on_commit;
 };
 
 struct IdempotentConsumerStats {
