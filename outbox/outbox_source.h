@@ -64,8 +64,9 @@ class OutboxSource {
   virtual absl::Status Settle(const std::vector<int64_t>& delivered,
                               const std::vector<RejectedRow>& rejected) = 0;
 
-  // Returns when rows may have been added (a notification) or after `timeout`.
-  virtual absl::Status WaitForRows(absl::Duration timeout) = 0;
+  // Returns when rows may have been added (true: a notification came) or after `timeout`
+  // (false). A zero timeout only looks.
+  virtual absl::StatusOr<bool> WaitForRows(absl::Duration timeout) = 0;
 
   // How many rows of this table are parked (for metrics).
   virtual absl::StatusOr<int64_t> CountParked() = 0;

@@ -276,12 +276,17 @@ void OutboxRelay::Loop() {
     }
     backoff = absl::ZeroDuration();
     if (*rows >= options_.batch_size) continue;
+    // More rows committed meanwhile: read them while this batch is at the broker.
+    if (*rows > 0) {
+      absl::StatusOr<bool> more = source_->WaitForRows(absl::ZeroDuration());
+      if (more.ok() && *more) continue;
+    }
     // Caught up: finish the batch in flight before waiting for more rows.
     if (absl::Status s = Flush(); !s.ok()) {
       LogWarning("outbox relay could not settle a batch; its rows are sent again",
                  {{"outbox", source_->name()}, {"error", std::string(s.message())}});
     }
-    absl::Status waited = source_->WaitForRows(
+    absl::StatusOr<bool> waited = source_->WaitForRows(
         std::min(options_.poll_interval, RenewInterval(options_.lease_ttl)));
     if (!waited.ok() && !SleepUnlessStopped(absl::Milliseconds(250))) break;
   }

@@ -11,8 +11,9 @@
 // in flight came back, so it knows which keys to hold back. Leases change only between batches. A row that was rejected before is sent alone for its key, so that rows behind
 // it never overtake it. A row is never deleted before its persisted report, so a crash re-sends, never
 // loses; consumers deduplicate by the message-id header. When a broker is unreachable the
-// rows stay as they are and the relay backs off. When a cycle finds less than a full batch,
-// the relay waits for a notification (LISTEN) or the poll interval.
+// rows stay as they are and the relay backs off. When a cycle finds less than a full batch and
+// a notification (LISTEN) came meanwhile, it reads again at once; otherwise it settles the
+// batch in flight and waits for a notification or the poll interval.
 //
 // Thread-safe: Start and Stop from any thread; stats() any time.
 #ifndef SAGA_OUTBOX_RELAY_H_

@@ -235,16 +235,20 @@ absl::Status PgOutboxSource::Settle(const std::vector<int64_t>& delivered,
   });
 }
 
-absl::Status PgOutboxSource::WaitForRows(absl::Duration timeout) {
-  return Run("waiting for outbox notifications", [&](pqxx::connection& conn) {
+absl::StatusOr<bool> PgOutboxSource::WaitForRows(absl::Duration timeout) {
+  bool notified = false;
+  absl::Status s = Run("waiting for outbox notifications", [&](pqxx::connection& conn) {
     if (notified_) {
       notified_ = false;
+      notified = true;
       return;
     }
     const int64_t micros = std::max<int64_t>(absl::ToInt64Microseconds(timeout), 0);
-    conn.await_notification(micros / 1000000, micros % 1000000);
+    notified = conn.await_notification(micros / 1000000, micros % 1000000) > 0 || notified_;
     notified_ = false;
   });
+  if (!s.ok()) return s;
+  return notified;
 }
 
 absl::StatusOr<int64_t> PgOutboxSource::CountParked() {

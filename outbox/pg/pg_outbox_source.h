@@ -34,7 +34,7 @@ class PgOutboxSource : public OutboxSource {
                                                    const std::vector<int64_t>& excluded) override;
   absl::Status Settle(const std::vector<int64_t>& delivered,
                       const std::vector<RejectedRow>& rejected) override;
-  absl::Status WaitForRows(absl::Duration timeout) override;
+  absl::StatusOr<bool> WaitForRows(absl::Duration timeout) override;
   absl::StatusOr<int64_t> CountParked() override;
 
  private:

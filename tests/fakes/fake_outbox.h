@@ -28,7 +28,7 @@ class FakeOutboxSource : public outbox::OutboxSource {
       const std::vector<int>&, int limit, const std::vector<int64_t>& excluded) override;
   absl::Status Settle(const std::vector<int64_t>& delivered,
                       const std::vector<outbox::RejectedRow>& rejected) override;
-  absl::Status WaitForRows(absl::Duration) override { return absl::OkStatus(); }
+  absl::StatusOr<bool> WaitForRows(absl::Duration) override { return false; }
   absl::StatusOr<int64_t> CountParked() override;
 
   std::vector<int> partitions = {0, 1, 2};

@@ -169,6 +169,29 @@ TEST_F(IdempotentConsumerTest, FailingHandlerIsRetriedThenItsMessageParkedWhileO
   EXPECT_EQ(parked[0][2].as<int>(), 3);
 }
 
+TEST_F(IdempotentConsumerTest, InboxForgetsIdsOlderThanItsRetention) {
+  Produce(0, 300);
+  // The same group both times: the second run resumes after the committed offsets.
+  const sdk::IdempotentConsumerOptions options{.group_id = "retention-" + NewUuid().substr(0, 8),
+                                               .retention = absl::Seconds(3),
+                                               .cleanup_interval = absl::Milliseconds(100)};
+  auto stats = Consume(options, RecordEffect(), [](const auto& s) { return s.applied >= 300; });
+  EXPECT_EQ(stats.applied, 300);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM inbox WHERE consumer = 'effects'"), 300);
+  // Another consumer name is another namespace: its ids are not touched.
+  Exec("INSERT INTO inbox (consumer, message_id, received_at) "
+       "VALUES ('other', 'x', now() - interval '1 hour')");
+  Pause(absl::Milliseconds(3100));  // the ids age past the retention
+  Produce(300, 1);                  // and a consumer runs again
+  Consume(options, RecordEffect(), [&](const auto& s) {
+            return s.applied >= 1 && Scalar("SELECT count(*) FROM inbox WHERE consumer = "
+                                            "'effects' AND message_id <> 'm-300'") == 0;
+          });
+  EXPECT_EQ(Scalar("SELECT count(*) FROM inbox WHERE consumer = 'effects'"), 1);  // m-300
+  EXPECT_EQ(Scalar("SELECT count(*) FROM inbox WHERE consumer = 'other'"), 1);
+  ExpectOneEffectPerMessage(301);
+}
+
 TEST_F(IdempotentConsumerTest, ConsumerKilledWithSigkillRepeatedlyAppliesEachMessageOnce) {
   constexpr int kMessages = 100000;
   Produce(0, kMessages);
