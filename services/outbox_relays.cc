@@ -17,7 +17,9 @@ absl::StatusOr<std::unique_ptr<OutboxRelays>> OutboxRelays::Start(
     if (!pg_source.ok()) return pg_source.status();
     relay.source = *std::move(pg_source);
     auto producer = outbox::kafka::KafkaProducer::Create(
-        {.bootstrap_servers = bootstrap_servers, .delivery_timeout = config.kafka_delivery_timeout});
+        {.bootstrap_servers = bootstrap_servers,
+         .delivery_timeout = config.kafka_delivery_timeout,
+         .describe_topic_limits = !config.embedded_kafka()});
     if (!producer.ok()) return producer.status();
     relay.producer = *std::move(producer);
     relay.relay = std::make_unique<outbox::OutboxRelay>(

@@ -20,7 +20,8 @@ namespace saga::services {
 
 class OutboxRelays {
  public:
-  // Starts relaying sagad's own outbox and the configured sources to `bootstrap_servers`.
+  // Starts relaying sagad's own outbox and the configured sources to `bootstrap_servers`
+  // (the embedded cluster's when config.embedded_kafka()).
   static absl::StatusOr<std::unique_ptr<OutboxRelays>> Start(const ServerConfig& config,
                                                              const std::string& bootstrap_servers);
   ~OutboxRelays();

@@ -196,6 +196,7 @@ std::vector<Delivery> KafkaProducer::Wait() {
 }
 
 absl::StatusOr<size_t> KafkaProducer::MaxMessageBytes(const std::string& topic) {
+  if (!options_.describe_topic_limits) return kDefaultMaxMessageBytes;
   const absl::Time now = absl::Now();
   if (auto it = limits_.find(topic); it != limits_.end() && now - it->second.fetched < kLimitCacheTtl) {
     return it->second.bytes;

@@ -29,6 +29,9 @@ struct KafkaProducerOptions {
   // How long librdkafka keeps retrying a message (message.timeout.ms) before it reports it not
   // delivered; the relay then backs off and sends it again.
   absl::Duration delivery_timeout = absl::Seconds(30);
+  // Ask the broker for each topic's max.message.bytes (DescribeConfigs). Off for the embedded
+  // mock cluster, which does not answer it: Kafka's default limit is assumed instead.
+  bool describe_topic_limits = true;
   // More librdkafka settings, e.g. {"linger.ms", "10"}.
   std::vector<std::pair<std::string, std::string>> settings;
 };

@@ -18,6 +18,7 @@
 #include "sdk/base/uuid.h"
 #include "tests/harness/postgres_server.h"
 #include "tests/harness/sagad_process.h"
+#include "tests/harness/wait.h"
 
 namespace saga {
 namespace {
@@ -356,6 +357,26 @@ TEST_F(SagadTest, EmbeddedKafkaIsTheDefaultAndItsAddressIsLogged) {
   StartSagad();
   EXPECT_THAT(sagad_->log(), HasSubstr("embedded Kafka"));
   EXPECT_THAT(sagad_->log(), HasSubstr("\"bootstrap_servers\":\"127.0.0.1:"));
+
+  // The relay publishes to it: a published message leaves the outbox, counted in /metrics.
+  auto outbox = saga::v1::OutboxService::NewStub(sagad_->channel());
+  saga::v1::PublishRequest publish;
+  auto* message = publish.add_messages();
+  message->set_topic("orders");
+  message->set_key("k");
+  message->set_payload("paid");
+  saga::v1::PublishResponse published;
+  ASSERT_TRUE(outbox->Publish(Context().get(), publish, &published).ok());
+  httplib::Client http("127.0.0.1", sagad_->http_port());
+  EXPECT_TRUE(saga::testing::WaitFor(
+      [&] {
+        auto metrics = http.Get("/metrics");
+        return metrics && metrics->body.find("sagad_relay_delivered_total{outbox=\"outbox@") !=
+                              std::string::npos &&
+               metrics->body.find("} 1\nsagad_relay_rejected_total") != std::string::npos;
+      },
+      absl::Seconds(20), absl::Milliseconds(50)))
+      << sagad_->log();
 }
 
 }  // namespace
