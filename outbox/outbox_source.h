@@ -68,6 +68,10 @@ class OutboxSource {
   // (false). A zero timeout only looks.
   virtual absl::StatusOr<bool> WaitForRows(absl::Duration timeout) = 0;
 
+  // When the oldest row of `partitions` that waits to be sent (parked rows aside) was
+  // committed; InfiniteFuture when none waits. For the lag metric.
+  virtual absl::StatusOr<absl::Time> OldestWaiting(const std::vector<int>& partitions) = 0;
+
   // How many rows of this table are parked (for metrics).
   virtual absl::StatusOr<int64_t> CountParked() = 0;
 };

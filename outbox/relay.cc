@@ -51,7 +51,12 @@ void OutboxRelay::Stop() {
 
 RelayStats OutboxRelay::stats() const {
   absl::MutexLock lock(&mu_);
-  return stats_;
+  RelayStats stats = stats_;
+  // Computed now, so the lag keeps growing while the relay is stuck (Kafka down).
+  stats.lag_seconds = oldest_waiting_ == absl::InfiniteFuture()
+                          ? 0
+                          : std::max(0.0, absl::ToDoubleSeconds(clock_->Now() - oldest_waiting_));
+  return stats;
 }
 
 bool OutboxRelay::SleepUnlessStopped(absl::Duration d) {
@@ -76,6 +81,10 @@ absl::Status OutboxRelay::KeepLeases() {
   }
   partitions_ = *std::move(partitions);
   leases_renewed_ = now;
+  if (auto oldest = source_->OldestWaiting(partitions_); oldest.ok()) {
+    absl::MutexLock lock(&mu_);
+    oldest_waiting_ = partitions_.empty() ? absl::InfiniteFuture() : *oldest;
+  }
   if (now - parked_counted_ >= absl::Seconds(5)) {
     auto parked = source_->CountParked();
     if (parked.ok()) {
@@ -231,11 +240,6 @@ absl::StatusOr<int> OutboxRelay::RunOnce() {
   }
   SAGA_ASSIGN_OR_RETURN(std::vector<OutboxRow> rows,
                         source_->ReadBatch(partitions_, options_.batch_size, in_flight_ids));
-  {
-    absl::MutexLock lock(&mu_);
-    stats_.lag_seconds =
-        rows.empty() ? 0 : absl::ToDoubleSeconds(clock_->Now() - rows.front().created_at);
-  }
   // The next batch is sent only once every report of the one before has come back, so that
   // it knows which keys to hold back.
   absl::flat_hash_map<std::string, int64_t> blocked;

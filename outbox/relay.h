@@ -55,7 +55,8 @@ struct RelayStats {
   int64_t cycles = 0;
   int owned_partitions = 0;
   int64_t parked_rows = 0;      // parked rows in the table now
-  double lag_seconds = 0;       // age of the oldest row the last cycle found waiting
+  double lag_seconds = 0;       // age of the oldest row waiting (parked rows aside), looked up
+                                // with the leases, about once a second
 };
 
 class OutboxRelay {
@@ -118,6 +119,7 @@ class OutboxRelay {
   absl::Time parked_counted_ = absl::InfinitePast();
   bool last_unavailable_ = false;
   std::unique_ptr<Batch> in_flight_;  // sent, reports not yet collected
+  absl::Time oldest_waiting_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   Settlement settle_;
 
   mutable absl::Mutex mu_;

@@ -251,6 +251,22 @@ absl::StatusOr<bool> PgOutboxSource::WaitForRows(absl::Duration timeout) {
   return notified;
 }
 
+absl::StatusOr<absl::Time> PgOutboxSource::OldestWaiting(const std::vector<int>& partitions) {
+  absl::Time oldest = absl::InfiniteFuture();
+  absl::Status s = Run("finding the oldest outbox row", [&](pqxx::connection& conn) {
+    pqxx::nontransaction tx(conn);
+    // The lowest id is the oldest row near enough, and the primary key finds it at once.
+    pqxx::result r = tx.exec_params(
+        saga::StrCat("SELECT (extract(epoch FROM created_at) * 1000000)::bigint FROM ", table_,
+                     " WHERE relay_partition = ANY($1::smallint[]) AND parked_at IS NULL "
+                     "ORDER BY id LIMIT 1"),
+        PartitionArray(partitions));
+    oldest = r.empty() ? absl::InfiniteFuture() : absl::FromUnixMicros(r[0][0].as<int64_t>());
+  });
+  if (!s.ok()) return s;
+  return oldest;
+}
+
 absl::StatusOr<int64_t> PgOutboxSource::CountParked() {
   int64_t parked = 0;
   absl::Status s = Run("counting parked outbox rows", [&](pqxx::connection& conn) {

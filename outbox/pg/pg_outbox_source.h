@@ -35,6 +35,7 @@ class PgOutboxSource : public OutboxSource {
   absl::Status Settle(const std::vector<int64_t>& delivered,
                       const std::vector<RejectedRow>& rejected) override;
   absl::StatusOr<bool> WaitForRows(absl::Duration timeout) override;
+  absl::StatusOr<absl::Time> OldestWaiting(const std::vector<int>& partitions) override;
   absl::StatusOr<int64_t> CountParked() override;
 
  private:

@@ -29,6 +29,9 @@ class FakeOutboxSource : public outbox::OutboxSource {
   absl::Status Settle(const std::vector<int64_t>& delivered,
                       const std::vector<outbox::RejectedRow>& rejected) override;
   absl::StatusOr<bool> WaitForRows(absl::Duration) override { return false; }
+  absl::StatusOr<absl::Time> OldestWaiting(const std::vector<int>&) override {
+    return rows.empty() ? absl::InfiniteFuture() : rows.begin()->second.created_at;
+  }
   absl::StatusOr<int64_t> CountParked() override;
 
   std::vector<int> partitions = {0, 1, 2};

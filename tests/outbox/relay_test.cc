@@ -263,6 +263,8 @@ TEST_F(RelayTest, BrokerStoppedThirtySecondsLosesNothing) {
   const int64_t delivered_at_stop = relay->stats().delivered;
   Pause(absl::Seconds(30));
   EXPECT_GT(OutboxRows(*db_.pool), 0);  // rows waited in the outbox meanwhile
+  // The lag metric shows it: the oldest row waits since about the stop.
+  EXPECT_GT(relay->stats().lag_seconds, 15);
   ASSERT_TRUE(SharedKafka().Restart().ok());
   writer.join();
   ASSERT_TRUE(WaitFor([&] { return OutboxRows(*db_.pool) == 0; }, absl::Minutes(3),
@@ -276,6 +278,7 @@ TEST_F(RelayTest, BrokerStoppedThirtySecondsLosesNothing) {
   ASSERT_TRUE(summary.ok()) << summary.status();
   EXPECT_EQ(summary->distinct, 20000u);
   EXPECT_GT(relay->stats().delivered, delivered_at_stop);
+  EXPECT_TRUE(WaitFor([&] { return relay->stats().lag_seconds < 5; }, absl::Seconds(10)));
   LogInfo("broker stop test", {{"delivered_before_stop", saga::StrCat(delivered_at_stop)},
                                {"duplicates", saga::StrCat(summary->duplicates)}});
 }
