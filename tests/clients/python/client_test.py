@@ -7,7 +7,8 @@ import uuid
 
 import grpc
 
-from saga.v1 import saga_pb2, saga_service_pb2, saga_service_pb2_grpc
+from saga.v1 import (admin_service_pb2, admin_service_pb2_grpc, outbox_service_pb2,
+                     outbox_service_pb2_grpc, saga_pb2, saga_service_pb2, saga_service_pb2_grpc)
 
 OUT_OF_STOCK = b"\x0a\x0cout-of-stock\x10\x01"  # shop.v1.ReserveRequest{sku: "out-of-stock"}
 
@@ -70,6 +71,31 @@ def main():
     except grpc.RpcError as e:
         check("an unknown definition is NOT_FOUND", e.code() == grpc.StatusCode.NOT_FOUND,
               f"{e.code()} {e.details()}")
+
+    channel = grpc.insecure_channel(args.addr)
+    outbox = outbox_service_pb2_grpc.OutboxServiceStub(channel)
+    published = outbox.Publish(outbox_service_pb2.PublishRequest(messages=[
+        outbox_service_pb2.OutboxMessage(topic="orders.events", key=b"order-7", payload=b"paid",
+                                         headers={"event-type": "OrderPaid"}),
+        outbox_service_pb2.OutboxMessage(topic="orders.events", key=b"order-7", payload=b"shipped",
+                                         message_id="python-" + str(uuid.uuid4()))]), timeout=10)
+    check("Publish stores two messages and returns their ids",
+          len(published.message_ids) == 2 and all(published.message_ids), published)
+
+    try:
+        outbox.Publish(outbox_service_pb2.PublishRequest(messages=[
+            outbox_service_pb2.OutboxMessage(topic="bad topic!", key=b"k", payload=b"x")]),
+            timeout=10)
+        check("Publish refuses an invalid topic", False, "no error")
+    except grpc.RpcError as e:
+        check("Publish refuses an invalid topic",
+              e.code() == grpc.StatusCode.INVALID_ARGUMENT and "topic" in e.details(),
+              f"{e.code()} {e.details()}")
+
+    admin = admin_service_pb2_grpc.AdminServiceStub(channel)
+    parked = admin.ListParked(admin_service_pb2.ListParkedRequest(topic="orders.events"),
+                              timeout=10)
+    check("ListParked answers (nothing parked)", len(parked.messages) == 0, parked)
 
     print(f"python client: {passed} passed, {failed} failed")
     return 1 if failed else 0
