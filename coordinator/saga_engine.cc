@@ -47,15 +47,6 @@ std::string NewTraceparent() {
   return buf;
 }
 
-bool UsesKafka(const saga::v1::SagaDefinition& definition) {
-  for (const auto& step : definition.steps()) {
-    if (step.action().has_kafka() || step.compensation().has_kafka() || step.status().has_kafka()) {
-      return true;
-    }
-  }
-  return false;
-}
-
 bool Ended(saga::v1::SagaState state) {
   return SagaMachine::IsTerminal(state) || state == saga::v1::SAGA_STATE_QUARANTINED;
 }
@@ -163,11 +154,6 @@ void SagaEngine::StartSaga(const saga::v1::StartSagaRequest& request,
   auto compiled = Compiled(request.definition_name(), request.definition_version());
   if (!compiled.ok()) return done(compiled.status());
   const saga::v1::SagaDefinition& definition = (*compiled)->definition;
-  if (UsesKafka(definition)) {
-    return done(absl::FailedPreconditionError(saga::StrCat(
-        "definition ", definition.name(), " version ", definition.version(),
-        " has Kafka step endpoints, which this sagad cannot run yet (issue #5)")));
-  }
   for (const auto& [step, payload] : request.payloads()) {
     bool known = false;
     for (const auto& s : definition.steps()) known = known || s.name() == step;

@@ -39,16 +39,6 @@ absl::StatusOr<std::unique_ptr<SagadServer>> SagadServer::Start(const ServerConf
   if (absl::Status s = RegisterStartupDefinitions(config, *server->registry_); !s.ok()) return s;
   server->saga_store_ =
       std::make_unique<coordinator::pg::PgSagaStore>(server->pool_.get(), config.events_topic);
-  server->invoker_ = std::make_unique<coordinator::grpc_invoker::GrpcParticipantInvoker>();
-  server->engine_ = std::make_unique<coordinator::SagaEngine>(
-      server->saga_store_.get(), server->registry_.get(), server->invoker_.get(), &server->clock_,
-      coordinator::EngineOptions{
-          .instance_id = config.instance_id,
-          .lease_ttl = config.lease_ttl,
-          // Expired leases are looked for often enough that a dead instance's sagas resume
-          // within the TTL plus a fraction of it.
-          .recovery_interval = std::min(absl::Seconds(1), config.lease_ttl / 4)});
-  server->engine_->Start();
 
   if (config.embedded_kafka()) {
     auto cluster = outbox::kafka::EmbeddedCluster::Start(1);
@@ -59,11 +49,30 @@ absl::StatusOr<std::unique_ptr<SagadServer>> SagadServer::Start(const ServerConf
   } else {
     LogInfo("Kafka brokers configured", {{"bootstrap_servers", config.kafka_brokers}});
   }
+  const std::string bootstrap = config.embedded_kafka()
+                                    ? server->embedded_kafka_->bootstrap_servers()
+                                    : config.kafka_brokers;
+
+  // Participants: gRPC methods called directly, Kafka command topics through the outbox.
+  server->grpc_invoker_ = std::make_unique<coordinator::grpc_invoker::GrpcParticipantInvoker>();
+  server->kafka_invoker_ = std::make_unique<coordinator::kafka::KafkaStepInvoker>(
+      server->pool_.get(), coordinator::kafka::KafkaStepOptions{.bootstrap_servers = bootstrap,
+                                                                .pg_dsn = config.pg_dsn,
+                                                                .instance_id = config.instance_id});
+  server->invoker_ = std::make_unique<coordinator::ParticipantRouter>(
+      server->grpc_invoker_.get(), server->kafka_invoker_.get());
+  server->engine_ = std::make_unique<coordinator::SagaEngine>(
+      server->saga_store_.get(), server->registry_.get(), server->invoker_.get(), &server->clock_,
+      coordinator::EngineOptions{
+          .instance_id = config.instance_id,
+          .lease_ttl = config.lease_ttl,
+          // Expired leases are looked for often enough that a dead instance's sagas resume
+          // within the TTL plus a fraction of it.
+          .recovery_interval = std::min(absl::Seconds(1), config.lease_ttl / 4)});
+  server->engine_->Start();
 
   if (config.relay) {
-    auto relays = OutboxRelays::Start(config, config.embedded_kafka()
-                                                  ? server->embedded_kafka_->bootstrap_servers()
-                                                  : config.kafka_brokers);
+    auto relays = OutboxRelays::Start(config, bootstrap);
     if (!relays.ok()) return relays.status();
     server->relays_ = *std::move(relays);
   }
@@ -172,6 +181,7 @@ void SagadServer::Shutdown() {
   LogDebug("blocking work drained");
   if (engine_) engine_->Stop();
   LogDebug("saga engine stopped");
+  if (kafka_invoker_) kafka_invoker_->Stop();
   if (relays_) relays_->Stop();
   LogDebug("outbox relays stopped");
   if (http_) http_->Stop();

@@ -14,6 +14,8 @@
 #include "absl/time/time.h"
 #include "coordinator/definition_registry.h"
 #include "coordinator/grpc/grpc_participant_invoker.h"
+#include "coordinator/kafka/kafka_step_invoker.h"
+#include "coordinator/participant_router.h"
 #include "coordinator/pg/pg_definition_store.h"
 #include "coordinator/pg/pg_saga_store.h"
 #include "coordinator/saga_engine.h"
@@ -49,7 +51,9 @@ class SagadServer {
   std::unique_ptr<coordinator::pg::PgDefinitionStore> definition_store_;
   std::unique_ptr<coordinator::DefinitionRegistry> registry_;
   std::unique_ptr<coordinator::pg::PgSagaStore> saga_store_;
-  std::unique_ptr<coordinator::grpc_invoker::GrpcParticipantInvoker> invoker_;
+  std::unique_ptr<coordinator::grpc_invoker::GrpcParticipantInvoker> grpc_invoker_;
+  std::unique_ptr<coordinator::kafka::KafkaStepInvoker> kafka_invoker_;
+  std::unique_ptr<coordinator::ParticipantRouter> invoker_;
   RealClock clock_;
   std::unique_ptr<coordinator::SagaEngine> engine_;
   std::unique_ptr<outbox::kafka::EmbeddedCluster> embedded_kafka_;
