@@ -28,6 +28,9 @@ struct Invocation {
   saga::v1::Endpoint endpoint;
   std::string payload;
   absl::Duration timeout;
+  // Kafka steps: the command (KafkaCommand) was committed with the transition that dispatched
+  // the call, so the invoker only waits for the reply.
+  bool command_committed = false;
 };
 
 class ParticipantInvoker {

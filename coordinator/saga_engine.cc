@@ -5,6 +5,7 @@
 #include "absl/random/random.h"
 #include "absl/time/clock.h"
 #include "coordinator/definition_validator.h"
+#include "coordinator/kafka_command.h"
 #include "sdk/base/log.h"
 #include "sdk/base/strings.h"
 #include "sdk/base/uuid.h"
@@ -284,6 +285,11 @@ void SagaEngine::RunCommitter() {
           auto payload = live.request->payloads().find(step.name());
           if (payload != live.request->payloads().end()) inv.payload = payload->second;
           inv.timeout = SagaMachine::TimeoutFor(def, d.step);
+          if (inv.endpoint.has_kafka()) {
+            // The command commits with this transition: dispatched exactly when it is durable.
+            w.messages.push_back(KafkaCommand(inv));
+            inv.command_committed = true;
+          }
         }
         live.dispatches.clear();
         if (live.start_done) start_done[id] = std::move(live.start_done);

@@ -16,6 +16,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "saga/v1/outbox_service.pb.h"
 #include "saga/v1/saga.pb.h"
 
 namespace saga::coordinator {
@@ -28,6 +29,9 @@ struct SagaWrite {
   bool create = false;                      // a new saga (its first write)
   std::string request;                      // with create: the serialized StartSagaRequest
   absl::Time deadline = absl::InfiniteFuture();  // with create
+  // Messages that commit with this write (the commands of Kafka steps it dispatches), or not
+  // at all when the write is refused.
+  std::vector<saga::v1::OutboxMessage> messages;
 };
 
 struct CommitResult {

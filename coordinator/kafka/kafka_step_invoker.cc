@@ -5,6 +5,7 @@
 #include <pqxx/transaction>
 
 #include "absl/strings/numbers.h"
+#include "coordinator/kafka_command.h"
 #include "sdk/base/log.h"
 #include "sdk/base/strings.h"
 #include "sdk/outbox/outbox_writer.h"
@@ -19,24 +20,6 @@ std::string Header(const sdk::InboxMessage& m, std::string_view name) {
   return "";
 }
 
-saga::v1::OutboxMessage CommandMessage(const Invocation& inv) {
-  saga::v1::OutboxMessage m;
-  m.set_topic(inv.endpoint.kafka().command_topic());
-  m.set_key(inv.saga_id);
-  m.set_payload(inv.payload);
-  m.set_message_id(saga::StrCat(inv.idempotency_key, "/", inv.attempt));
-  auto& h = *m.mutable_headers();
-  h["saga-id"] = inv.saga_id;
-  h["saga-step"] = inv.step;
-  h["saga-operation"] = OperationName(inv.operation);
-  h["saga-attempt"] = saga::StrCat(inv.attempt);
-  h["idempotency-key"] = inv.idempotency_key;
-  h["saga-lease-epoch"] = saga::StrCat(inv.lease_epoch);
-  if (!inv.traceparent.empty()) h["traceparent"] = inv.traceparent;
-  h["reply-topic"] = inv.endpoint.kafka().reply_topic();
-  return m;
-}
-
 }  // namespace
 
 KafkaStepInvoker::KafkaStepInvoker(pg::ConnectionPool* pool, KafkaStepOptions options)
@@ -48,14 +31,29 @@ KafkaStepInvoker::~KafkaStepInvoker() { Stop(); }
 
 void KafkaStepInvoker::Invoke(const Invocation& invocation,
                               std::function<void(absl::Status)> done) {
+  std::function<void(absl::Status)> superseded;
+  bool stopped = false;
   {
     absl::MutexLock lock(&mu_);
-    if (!stopping_) {
+    if (stopping_) {
+      stopped = true;
+      superseded = std::move(done);
+    } else if (!invocation.command_committed) {
       queue_.push_back({invocation, std::move(done)});
       return;
+    } else {
+      // The command is durable already: wait for its reply from now on (the writer thread
+      // makes sure a consumer reads the reply topic).
+      auto it = waiting_.find(invocation.idempotency_key);
+      if (it != waiting_.end()) superseded = std::move(it->second.done);
+      waiting_[invocation.idempotency_key] =
+          Waiting{.done = std::move(done), .deadline = absl::Now() + invocation.timeout};
+      queue_.push_back({invocation, nullptr});
+      if (superseded == nullptr) return;
     }
   }
-  done(absl::UnavailableError("sagad is stopping"));
+  superseded(stopped ? absl::UnavailableError("sagad is stopping")
+                     : absl::DeadlineExceededError("superseded by a newer attempt of the same call"));
 }
 
 void KafkaStepInvoker::Stop() {
@@ -97,6 +95,9 @@ void KafkaStepInvoker::RunWriter() {
     ExpireWaiting();
     if (batch.empty()) continue;
     for (const Command& c : batch) EnsureReplyConsumer(c.invocation.endpoint.kafka().reply_topic());
+    // Commands committed by the engine need nothing more; the others are written here.
+    std::erase_if(batch, [](const Command& c) { return c.invocation.command_committed; });
+    if (batch.empty()) continue;
     // Waiting before the commit: a reply can never come before its call is known.
     std::vector<std::function<void(absl::Status)>> superseded;
     {
@@ -132,13 +133,15 @@ void KafkaStepInvoker::RunWriter() {
     absl::MutexLock lock(&mu_);
     left.swap(queue_);
   }
-  for (Command& c : left) c.done(absl::UnavailableError("sagad is stopping"));
+  for (Command& c : left) {
+    if (c.done) c.done(absl::UnavailableError("sagad is stopping"));
+  }
 }
 
 absl::Status KafkaStepInvoker::WriteCommands(const std::vector<Command>& commands) {
   std::vector<saga::v1::OutboxMessage> messages;
   messages.reserve(commands.size());
-  for (const Command& c : commands) messages.push_back(CommandMessage(c.invocation));
+  for (const Command& c : commands) messages.push_back(KafkaCommand(c.invocation));
   return pool_->Run("writing Kafka step commands", [&](pqxx::connection& conn) {
     pqxx::work tx(conn);
     outbox::MessageLimits limits;

@@ -1,6 +1,8 @@
 // KafkaStepInvoker runs the saga steps whose endpoint is a Kafka command topic.
 //
-// A call becomes a command message in sagad's outbox (the relay delivers it): topic = the
+// A call's command message (coordinator/kafka_command.h) goes to sagad's outbox; the engine
+// commits it with the transition that dispatches the call (Invocation.command_committed), and
+// the invoker writes it itself for calls made otherwise. The relay delivers it: topic = the
 // endpoint's command_topic, key = saga id, value = the step's payload, message id =
 // "<idempotency key>/<attempt>", and the headers saga-id, saga-step, saga-operation,
 // saga-attempt, idempotency-key (the same for every attempt of one step's operation),
@@ -15,8 +17,8 @@
 // call with no reply within its timeout ends with DEADLINE_EXCEEDED (may have run), as a gRPC
 // call would; the engine retries it with the same idempotency key.
 //
-// Commands are written by a thread of the invoker, many in one transaction; Invoke never
-// blocks. Thread-safe.
+// Commands not committed by the engine are written by a thread of the invoker, many in one
+// transaction, which also starts reply consumers; Invoke never blocks. Thread-safe.
 #ifndef SAGA_COORDINATOR_KAFKA_KAFKA_STEP_INVOKER_H_
 #define SAGA_COORDINATOR_KAFKA_KAFKA_STEP_INVOKER_H_
 

@@ -5,6 +5,7 @@
 #include "coordinator/saga_machine.h"
 #include "sdk/base/log.h"
 #include "sdk/base/strings.h"
+#include "sdk/outbox/outbox_writer.h"
 #include "sdk/pg/array_literal.h"
 
 namespace saga::coordinator::pg {
@@ -215,6 +216,18 @@ absl::StatusOr<CommitResult> PgSagaStore::Commit(const std::vector<SagaWrite>& w
           h_id.str(), h_seq.str(), h_transition.str(), events_topic_,
           R"({"content-type":"application/x-protobuf;type=saga.v1.SagaTransition"})",
           o_message_id.str());
+    }
+    // Kafka step commands dispatched by these transitions, in the same transaction.
+    std::vector<saga::v1::OutboxMessage> messages;
+    for (const SagaWrite& w : writes) {
+      if (rejected.contains(w.snapshot.saga_id())) continue;
+      messages.insert(messages.end(), w.messages.begin(), w.messages.end());
+    }
+    if (!messages.empty()) {
+      outbox::MessageLimits limits;
+      limits.max_payload_bytes = 64 << 20;  // payloads were checked at StartSaga
+      auto written = sdk::WriteOutboxMessages(tx, messages, "outbox", limits);
+      if (!written.ok()) return written.status();
     }
     tx.commit();
     return absl::OkStatus();

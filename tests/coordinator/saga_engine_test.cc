@@ -10,6 +10,7 @@
 #include "absl/synchronization/notification.h"
 #include "coordinator/definition_registry.h"
 #include "coordinator/grpc/grpc_participant_invoker.h"
+#include "coordinator/participant_router.h"
 #include "coordinator/pg/pg_definition_store.h"
 #include "coordinator/pg/pg_saga_store.h"
 #include "gmock/gmock.h"
@@ -406,6 +407,69 @@ TEST_F(SagaEngineTest, ASecondInstanceResumesTheSagasOfOneThatStopped) {
   // Within the lease TTL plus a second.
   EXPECT_LT(absl::Now() - stopped, absl::Milliseconds(800) + absl::Seconds(1) + absl::Seconds(1));
   EXPECT_EQ(Count("SELECT count(*) FROM sagas WHERE owner = 'engine-b' AND lease_epoch = 2"), 20);
+}
+
+}  // namespace
+}  // namespace saga::coordinator
+
+namespace saga::coordinator {
+namespace {
+
+// Stands in for the Kafka side: answers each call at once, after noting whether the command
+// was already durable in the outbox when the call was handed over.
+class CommandCheckingInvoker : public ParticipantInvoker {
+ public:
+  explicit CommandCheckingInvoker(std::string dsn) : dsn_(std::move(dsn)) {}
+  void Invoke(const Invocation& invocation, std::function<void(absl::Status)> done) override {
+    pqxx::connection conn(dsn_);
+    pqxx::result row = pqxx::nontransaction(conn).exec_params(
+        "SELECT topic, convert_from(msg_key, 'UTF8'), headers->>'reply-topic', "
+        "headers->>'idempotency-key' FROM outbox WHERE message_id = $1",
+        saga::StrCat(invocation.idempotency_key, "/", invocation.attempt));
+    absl::MutexLock lock(&mu_);
+    committed_flags_.push_back(invocation.command_committed);
+    if (row.size() == 1) {
+      rows_.push_back(saga::StrCat(row[0][0].as<std::string>(), " ", row[0][1].as<std::string>(),
+                                   " ", row[0][2].as<std::string>(), " ",
+                                   row[0][3].as<std::string>()));
+    }
+    done(absl::OkStatus());
+  }
+  std::vector<bool> committed_flags() {
+    absl::MutexLock lock(&mu_);
+    return committed_flags_;
+  }
+  std::vector<std::string> rows() {
+    absl::MutexLock lock(&mu_);
+    return rows_;
+  }
+
+ private:
+  const std::string dsn_;
+  absl::Mutex mu_;
+  std::vector<bool> committed_flags_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> rows_ ABSL_GUARDED_BY(mu_);
+};
+
+TEST_F(SagaEngineTest, AKafkaStepsCommandCommitsWithTheTransitionThatDispatchesIt) {
+  Register("name: \"mixed\"\n" + Step("reserve") +
+           "steps { name: \"charge\" depends_on: \"reserve\" action { kafka { command_topic: "
+           "\"payments.commands\" reply_topic: \"payments.replies\" } } }\n");
+  CommandCheckingInvoker kafka(dsn_);
+  ParticipantRouter router(&invoker_, &kafka);
+  engine_.reset();
+  auto engine = std::make_unique<SagaEngine>(store_.get(), registry_.get(), &router, &clock_,
+                                             EngineOptions{.instance_id = "engine-k"});
+  engine->Start();
+  auto started = Start("mixed", "", engine.get());
+  ASSERT_TRUE(started.ok()) << started.status();
+  const std::string id = started->saga.saga_id();
+  EXPECT_EQ(AwaitEnd(id).state(), saga::v1::SAGA_STATE_COMPLETED);
+  engine.reset();
+  EXPECT_THAT(kafka.committed_flags(), ElementsAre(true));
+  // When the call was handed over, its command was already in the outbox, keyed by saga id.
+  EXPECT_THAT(kafka.rows(), ElementsAre(saga::StrCat("payments.commands ", id,
+                                                     " payments.replies ", id, "/charge/action")));
 }
 
 }  // namespace
