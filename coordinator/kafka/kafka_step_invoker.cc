@@ -1,7 +1,5 @@
 #include "coordinator/kafka/kafka_step_invoker.h"
 
-#include <librdkafka/rdkafka.h>
-
 #include <pqxx/transaction>
 
 #include "absl/strings/numbers.h"

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -143,6 +144,22 @@ absl::StatusOr<int> RunToCompletion(const SpawnOptions& options, absl::Duration 
 }
 
 int PickFreePort() {
+  // Below the kernel's ephemeral range (32768-60999 here), so that an outgoing connection of
+  // some client cannot take the port between this check and the server's bind.
+  static std::atomic<uint32_t> counter{static_cast<uint32_t>(getpid()) * 7919u};
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    const int candidate = 20000 + static_cast<int>(counter.fetch_add(7919) % 12768);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) break;
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(candidate));
+    const bool free = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    close(fd);
+    if (free) return candidate;
+  }
+  // Fall back to any port the kernel picks.
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;

@@ -6,11 +6,12 @@
 # and removes everything on exit.
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/common.sh"
 
-# A port nothing listens on now, picked at random from a high range.
+# A port nothing listens on now, picked at random below the kernel's ephemeral range
+# (32768-60999), so that no outgoing connection can take it before its server binds it.
 free_port() {
   local p
   while :; do
-    p=$(shuf -i 20000-60999 -n 1)
+    p=$(shuf -i 20000-32767 -n 1)
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
   done
 }
