@@ -56,9 +56,9 @@ absl::StatusOr<std::unique_ptr<SagadServer>> SagadServer::Start(const ServerConf
   // Participants: gRPC methods called directly, Kafka command topics through the outbox.
   server->grpc_invoker_ = std::make_unique<coordinator::grpc_invoker::GrpcParticipantInvoker>();
   server->kafka_invoker_ = std::make_unique<coordinator::kafka::KafkaStepInvoker>(
-      server->pool_.get(), coordinator::kafka::KafkaStepOptions{.bootstrap_servers = bootstrap,
-                                                                .pg_dsn = config.pg_dsn,
-                                                                .instance_id = config.instance_id});
+      coordinator::kafka::KafkaStepOptions{.bootstrap_servers = bootstrap,
+                                           .pg_dsn = config.pg_dsn,
+                                           .instance_id = config.instance_id});
   server->invoker_ = std::make_unique<coordinator::ParticipantRouter>(
       server->grpc_invoker_.get(), server->kafka_invoker_.get());
   server->engine_ = std::make_unique<coordinator::SagaEngine>(

@@ -1,12 +1,8 @@
 #include "coordinator/kafka/kafka_step_invoker.h"
 
-#include <pqxx/transaction>
-
 #include "absl/strings/numbers.h"
-#include "coordinator/kafka_command.h"
 #include "sdk/base/log.h"
 #include "sdk/base/strings.h"
-#include "sdk/outbox/outbox_writer.h"
 
 namespace saga::coordinator::kafka {
 namespace {
@@ -20,15 +16,18 @@ std::string Header(const sdk::InboxMessage& m, std::string_view name) {
 
 }  // namespace
 
-KafkaStepInvoker::KafkaStepInvoker(pg::ConnectionPool* pool, KafkaStepOptions options)
-    : pool_(pool), options_(std::move(options)) {
-  writer_ = std::thread([this] { RunWriter(); });
+KafkaStepInvoker::KafkaStepInvoker(KafkaStepOptions options) : options_(std::move(options)) {
+  keeper_ = std::thread([this] { RunKeeper(); });
 }
 
 KafkaStepInvoker::~KafkaStepInvoker() { Stop(); }
 
 void KafkaStepInvoker::Invoke(const Invocation& invocation,
                               std::function<void(absl::Status)> done) {
+  if (!invocation.command_committed) {
+    return done(absl::InternalError(
+        "a Kafka step's command must commit with the transition that dispatches it"));
+  }
   std::function<void(absl::Status)> superseded;
   bool stopped = false;
   {
@@ -36,20 +35,18 @@ void KafkaStepInvoker::Invoke(const Invocation& invocation,
     if (stopping_) {
       stopped = true;
       superseded = std::move(done);
-    } else if (!invocation.command_committed) {
-      queue_.push_back({invocation, std::move(done)});
-      return;
     } else {
-      // The command is durable already: wait for its reply from now on (the writer thread
-      // makes sure a consumer reads the reply topic).
+      // The command is durable: wait for its reply from now on (the keeper thread makes sure
+      // a consumer reads the reply topic).
       auto it = waiting_.find(invocation.idempotency_key);
       if (it != waiting_.end()) superseded = std::move(it->second.done);
       waiting_[invocation.idempotency_key] =
           Waiting{.done = std::move(done), .deadline = absl::Now() + invocation.timeout};
-      queue_.push_back({invocation, nullptr});
-      if (superseded == nullptr) return;
+      reply_topics_.push_back(invocation.endpoint.kafka().reply_topic());
     }
   }
+  // Callbacks run outside the lock: they take the engine's.
+  if (superseded == nullptr) return;
   superseded(stopped ? absl::UnavailableError("sagad is stopping")
                      : absl::DeadlineExceededError("superseded by a newer attempt of the same call"));
 }
@@ -60,7 +57,7 @@ void KafkaStepInvoker::Stop() {
     if (stopping_) return;
     stopping_ = true;
   }
-  if (writer_.joinable()) writer_.join();
+  if (keeper_.joinable()) keeper_.join();
   absl::flat_hash_map<std::string, std::unique_ptr<ReplyConsumer>> consumers;
   absl::flat_hash_map<std::string, Waiting> waiting;
   {
@@ -73,82 +70,23 @@ void KafkaStepInvoker::Stop() {
   for (auto& [key, w] : waiting) w.done(absl::UnavailableError("sagad is stopping"));
 }
 
-void KafkaStepInvoker::RunWriter() {
+void KafkaStepInvoker::RunKeeper() {
   while (true) {
-    std::vector<Command> batch;
+    std::vector<std::string> topics;
     {
       absl::MutexLock lock(&mu_);
       mu_.AwaitWithTimeout(absl::Condition(
                                +[](KafkaStepInvoker* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) {
-                                 return self->stopping_ || !self->queue_.empty();
+                                 return self->stopping_ || !self->reply_topics_.empty();
                                },
                                this),
                            absl::Milliseconds(20));
-      batch.swap(queue_);
-      if (stopping_) {
-        for (Command& c : batch) queue_.push_back(std::move(c));
-        break;
-      }
+      if (stopping_) break;
+      topics.swap(reply_topics_);
     }
+    for (const std::string& topic : topics) EnsureReplyConsumer(topic);
     ExpireWaiting();
-    if (batch.empty()) continue;
-    for (const Command& c : batch) EnsureReplyConsumer(c.invocation.endpoint.kafka().reply_topic());
-    // Commands committed by the engine need nothing more; the others are written here.
-    std::erase_if(batch, [](const Command& c) { return c.invocation.command_committed; });
-    if (batch.empty()) continue;
-    // Waiting before the commit: a reply can never come before its call is known.
-    std::vector<std::function<void(absl::Status)>> superseded;
-    {
-      absl::MutexLock lock(&mu_);
-      for (Command& c : batch) {
-        auto it = waiting_.find(c.invocation.idempotency_key);
-        if (it != waiting_.end()) superseded.push_back(std::move(it->second.done));
-        waiting_[c.invocation.idempotency_key] =
-            Waiting{.done = c.done, .deadline = absl::Now() + c.invocation.timeout};
-      }
-    }
-    for (auto& done : superseded) {
-      done(absl::DeadlineExceededError("superseded by a newer attempt of the same call"));
-    }
-    if (absl::Status s = WriteCommands(batch); !s.ok()) {
-      std::vector<std::function<void(absl::Status)>> failed;
-      {
-        absl::MutexLock lock(&mu_);
-        for (const Command& c : batch) {
-          auto it = waiting_.find(c.invocation.idempotency_key);
-          if (it == waiting_.end()) continue;
-          failed.push_back(std::move(it->second.done));
-          waiting_.erase(it);
-        }
-      }
-      // Not sent: a transient failure, retried by the engine.
-      for (auto& done : failed) done(absl::UnavailableError(s.message()));
-    }
   }
-  // Stopping: calls never written fail now.
-  std::vector<Command> left;
-  {
-    absl::MutexLock lock(&mu_);
-    left.swap(queue_);
-  }
-  for (Command& c : left) {
-    if (c.done) c.done(absl::UnavailableError("sagad is stopping"));
-  }
-}
-
-absl::Status KafkaStepInvoker::WriteCommands(const std::vector<Command>& commands) {
-  std::vector<saga::v1::OutboxMessage> messages;
-  messages.reserve(commands.size());
-  for (const Command& c : commands) messages.push_back(KafkaCommand(c.invocation));
-  return pool_->Run("writing Kafka step commands", [&](pqxx::connection& conn) {
-    pqxx::work tx(conn);
-    outbox::MessageLimits limits;
-    limits.max_payload_bytes = 64 << 20;  // payloads were checked at StartSaga
-    auto written = sdk::WriteOutboxMessages(tx, messages, "outbox", limits);
-    if (!written.ok()) return written.status();
-    tx.commit();
-    return absl::OkStatus();
-  });
 }
 
 void KafkaStepInvoker::EnsureReplyConsumer(const std::string& reply_topic) {
