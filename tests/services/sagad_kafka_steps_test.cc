@@ -4,6 +4,8 @@
 // by sagad). The saga completes; it compensates when its last step fails; and with every reply
 // duplicated and delivered late again, no saga advances or compensates twice: each charge and
 // each refund takes effect once (invariant 1 of DESIGN.md).
+#include <signal.h>
+
 #include <atomic>
 #include <fstream>
 #include <sstream>
@@ -62,12 +64,7 @@ class SagadKafkaStepsTest : public ::testing::Test {
     ASSERT_TRUE(saga::testing::CreateTopic(SharedKafka().bootstrap_servers(), commands_, 4).ok());
     ASSERT_TRUE(saga::testing::CreateTopic(SharedKafka().bootstrap_servers(), replies_, 4).ok());
     payments_log_ = "/tmp/kafka-payments-" + suffix + ".log";
-    auto payments = saga::testing::ChildProcess::Spawn(
-        {.argv = {KAFKA_PAYMENTS, "--bootstrap", SharedKafka().bootstrap_servers(), "--dsn",
-                  payments_dsn_, "--commands", commands_},
-         .output_path = payments_log_});
-    ASSERT_TRUE(payments.ok()) << payments.status();
-    payments_ = *std::move(payments);
+    StartPayments();
     auto sagad = SagadProcess::Start(
         dsn_, {"SAGAD_KAFKA_BROKERS=" + SharedKafka().bootstrap_servers(),
                "SAGAD_RELAY_SOURCES=outbox=" + payments_dsn_, "SAGAD_RELAY_POLL_INTERVAL=100ms"});
@@ -83,6 +80,15 @@ class SagadKafkaStepsTest : public ::testing::Test {
                 << "\n--- sagad log\n" << sagad_->log().substr(sagad_->log().size() > 6000 ? sagad_->log().size() - 6000 : 0) << "\n";
     }
     std::remove(payments_log_.c_str());
+  }
+
+  void StartPayments() {
+    auto payments = saga::testing::ChildProcess::Spawn(
+        {.argv = {KAFKA_PAYMENTS, "--bootstrap", SharedKafka().bootstrap_servers(), "--dsn",
+                  payments_dsn_, "--commands", commands_},
+         .output_path = payments_log_});
+    ASSERT_TRUE(payments.ok()) << payments.status();
+    payments_ = *std::move(payments);
   }
 
   // reserve (gRPC) -> charge (Kafka) -> ship (gRPC), each with a compensation.
@@ -173,6 +179,30 @@ TEST_F(SagadKafkaStepsTest, ADeclinedChargeCompensatesTheStepsBeforeIt) {
   auto effects = participant_.effects();
   EXPECT_EQ((effects[{saga.saga_id(), "reserve"}].compensations), 1);
   EXPECT_EQ((effects[{saga.saga_id(), "ship"}].actions), 0);
+}
+
+// The Kafka participant is down when the charge is sent: the call times out (5 s), is sent
+// again with the same idempotency key, and once the participant is back the saga completes
+// with one charge, although the participant saw the command twice.
+TEST_F(SagadKafkaStepsTest, ACallWithNoReplyTimesOutAndIsRetriedUntilTheParticipantAnswers) {
+  payments_->Signal(SIGTERM);
+  ASSERT_TRUE(payments_->Wait(absl::Seconds(30)).ok());
+  saga::v1::Saga saga;
+  std::thread runner([&] { saga = Run({}); });
+  // Past the first attempt's timeout (5 s): the engine has sent the command again.
+  saga::testing::Pause(absl::Seconds(7));
+  StartPayments();
+  runner.join();
+  EXPECT_EQ(saga.state(), saga::v1::SAGA_STATE_COMPLETED) << saga.error();
+  EXPECT_EQ(PaymentEffects(saga.saga_id()), std::make_pair(1, 0));
+  pqxx::connection conn(payments_dsn_);
+  // Both attempts reached the participant; it applied the first and answered the second from
+  // its ledger.
+  EXPECT_GE(pqxx::nontransaction(conn)
+                .exec_params("SELECT count(*) FROM inbox WHERE message_id LIKE $1",
+                             saga.saga_id() + "/charge/action/%")[0][0]
+                .as<int>(),
+            2);
 }
 
 TEST_F(SagadKafkaStepsTest, DuplicatedAndLateRepliesNeverAdvanceOrCompensateTwice) {
