@@ -5,16 +5,6 @@
 #include "sdk/base/strings.h"
 
 namespace saga::coordinator::kafka {
-namespace {
-
-std::string Header(const sdk::InboxMessage& m, std::string_view name) {
-  for (const auto& [n, v] : m.headers) {
-    if (n == name) return v;
-  }
-  return "";
-}
-
-}  // namespace
 
 KafkaStepInvoker::KafkaStepInvoker(KafkaStepOptions options) : options_(std::move(options)) {
   keeper_ = std::thread([this] { RunKeeper(); });
@@ -120,9 +110,9 @@ void KafkaStepInvoker::EnsureReplyConsumer(const std::string& reply_topic) {
 }
 
 absl::Status KafkaStepInvoker::OnReply(const sdk::InboxMessage& reply) {
-  const std::string key = Header(reply, "idempotency-key");
+  const std::string key = reply.Header("idempotency-key");
   int code = 0;
-  if (key.empty() || !absl::SimpleAtoi(Header(reply, "saga-status"), &code) || code < 0 ||
+  if (key.empty() || !absl::SimpleAtoi(reply.Header("saga-status"), &code) || code < 0 ||
       code > 16) {
     LogWarning("Kafka step reply without idempotency-key or saga-status; dropped",
                {{"topic", reply.topic}, {"message_id", reply.message_id}});
@@ -137,7 +127,7 @@ absl::Status KafkaStepInvoker::OnReply(const sdk::InboxMessage& reply) {
     waiting_.erase(it);
   }
   done(code == 0 ? absl::OkStatus()
-                 : absl::Status(static_cast<absl::StatusCode>(code), Header(reply, "saga-error")));
+                 : absl::Status(static_cast<absl::StatusCode>(code), reply.Header("saga-error")));
   return absl::OkStatus();
 }
 

@@ -36,19 +36,12 @@ void OnSignal(int) {
   if (running != nullptr) running->Stop();
 }
 
-std::string Header(const saga::sdk::InboxMessage& m, std::string_view name) {
-  for (const auto& [n, v] : m.headers) {
-    if (n == name) return v;
-  }
-  return "";
-}
-
 // Decides and applies one command inside `tx`; returns the reply's code and error.
 std::pair<int, std::string> Decide(pqxx::work& tx, const saga::sdk::InboxMessage& m) {
-  const std::string key = Header(m, "idempotency-key");
-  const std::string saga_id = Header(m, "saga-id");
-  const std::string step = Header(m, "saga-step");
-  const std::string operation = Header(m, "saga-operation");
+  const std::string key = m.Header("idempotency-key");
+  const std::string saga_id = m.Header("saga-id");
+  const std::string step = m.Header("saga-step");
+  const std::string operation = m.Header("saga-operation");
   // The same command again: the same answer, no second effect.
   pqxx::result known =
       tx.exec_params("SELECT status, error FROM payments_ledger WHERE idempotency_key = $1", key);
@@ -114,20 +107,20 @@ int main(int argc, char** argv) {
        .pg_dsn = dsn,
        .kafka_settings = {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}}},
       [](pqxx::work& tx, const saga::sdk::InboxMessage& m) -> absl::Status {
-        const std::string reply_topic = Header(m, "reply-topic");
-        if (reply_topic.empty() || Header(m, "idempotency-key").empty()) {
+        const std::string reply_topic = m.Header("reply-topic");
+        if (reply_topic.empty() || m.Header("idempotency-key").empty()) {
           return absl::InvalidArgumentError("a command needs reply-topic and idempotency-key");
         }
         auto [status, error] = Decide(tx, m);
         saga::v1::OutboxMessage reply;
         reply.set_topic(reply_topic);
-        reply.set_key(Header(m, "saga-id"));
+        reply.set_key(m.Header("saga-id"));
         reply.set_message_id(saga::StrCat(m.message_id, "/reply"));
         auto& h = *reply.mutable_headers();
-        h["idempotency-key"] = Header(m, "idempotency-key");
-        h["saga-id"] = Header(m, "saga-id");
-        h["saga-step"] = Header(m, "saga-step");
-        h["saga-operation"] = Header(m, "saga-operation");
+        h["idempotency-key"] = m.Header("idempotency-key");
+        h["saga-id"] = m.Header("saga-id");
+        h["saga-step"] = m.Header("saga-step");
+        h["saga-operation"] = m.Header("saga-operation");
         h["saga-status"] = saga::StrCat(status);
         h["saga-error"] = error;
         if (auto written = saga::sdk::WriteOutboxMessage(tx, reply); !written.ok()) {

@@ -25,6 +25,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -47,6 +48,14 @@ struct InboxMessage {
   std::string payload;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string message_id;
+
+  // The last value of header `name`, or "" when absent.
+  std::string Header(std::string_view name) const {
+    for (auto it = headers.rbegin(); it != headers.rend(); ++it) {
+      if (it->first == name) return it->second;
+    }
+    return "";
+  }
 };
 
 // Applies one message's effect inside `tx`. OK: committed with the inbox row. An error: both

@@ -17,7 +17,7 @@ bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout,
 }
 
 void Pause(absl::Duration duration) {
-  std::this_thread::sleep_for(absl::ToChronoMilliseconds(duration));
+  std::this_thread::sleep_for(absl::ToChronoMicroseconds(duration));
 }
 
 }  // namespace saga::testing

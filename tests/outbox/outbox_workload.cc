@@ -71,7 +71,7 @@ absl::Status OutboxWorkload::Write(int rows) {
             ids = *std::move(written);
           }
           // Later ids may now commit before this one.
-          std::this_thread::sleep_for(std::chrono::microseconds(absl::Uniform<int64_t>(
+          Pause(absl::Microseconds(absl::Uniform<int64_t>(
               random, 0, absl::ToInt64Microseconds(options_.max_sleep_in_transaction) + 1)));
           tx.commit();
           return absl::OkStatus();
