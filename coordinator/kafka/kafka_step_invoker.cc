@@ -89,7 +89,10 @@ void KafkaStepInvoker::EnsureReplyConsumer(const std::string& reply_topic) {
        .group_id = saga::StrCat("sagad-replies-", options_.instance_id),
        .topics = {reply_topic},
        .pg_dsn = options_.pg_dsn,
-       .kafka_settings = options_.kafka_settings},
+       .kafka_settings = options_.kafka_settings,
+       // A new instance has no call waiting for older replies: the calls it recovers from a
+       // dead instance are sent again. A minute of slack covers clocks that disagree.
+       .start_at = started_at_ - absl::Minutes(1)},
       [this](pqxx::work&, const sdk::InboxMessage& reply) { return OnReply(reply); });
   if (!consumer.ok()) {
     LogError("cannot consume Kafka step replies; the steps will time out",

@@ -8,7 +8,8 @@
 //
 // Replies are read by one IdempotentConsumer per reply topic, in a consumer group of this
 // instance's own (every instance reads every reply and takes those of the calls it waits for),
-// deduplicated through the inbox. A reply completes the call waiting with its idempotency key;
+// deduplicated through the inbox. A new instance starts at the replies produced from a minute
+// before it started, not at the topic's beginning: the calls it recovers are sent again. A reply completes the call waiting with its idempotency key;
 // a duplicated or late reply finds none and is dropped, so it never advances a saga twice. A
 // call with no reply within its timeout ends with DEADLINE_EXCEEDED (may have run), as a gRPC
 // call would; the engine retries it with the same idempotency key.
@@ -24,6 +25,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "coordinator/participant_invoker.h"
 #include "sdk/inbox/idempotent_consumer.h"
 
@@ -63,6 +65,7 @@ class KafkaStepInvoker : public ParticipantInvoker {
   void ExpireWaiting();
 
   const KafkaStepOptions options_;
+  const absl::Time started_at_ = absl::Now();
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -46,6 +46,64 @@ InboxMessage FromKafka(const rd_kafka_message_t* m) {
 
 }  // namespace
 
+struct Rebalancer {
+  static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                          rd_kafka_topic_partition_list_t* partitions, void* opaque) {
+    auto* self = static_cast<IdempotentConsumer*>(opaque);
+    const bool cooperative = std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+      PlaceAtStartTime(*self, partitions);
+      if (cooperative) {
+        if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk, partitions)) {
+          rd_kafka_error_destroy(e);
+        }
+      } else {
+        rd_kafka_assign(rk, partitions);
+      }
+    } else if (cooperative) {
+      if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, partitions)) {
+        rd_kafka_error_destroy(e);
+      }
+    } else {
+      rd_kafka_assign(rk, nullptr);  // revoked or lost: the stored offsets are committed first
+    }
+  }
+
+  static void PlaceAtStartTime(const IdempotentConsumer& self,
+                               rd_kafka_topic_partition_list_t* partitions) {
+    constexpr int kTimeoutMs = 10000;
+    // Partitions with a committed offset resume there; the others look theirs up by time.
+    if (rd_kafka_committed(self.rk_, partitions, kTimeoutMs) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      for (int i = 0; i < partitions->cnt; ++i) {
+        partitions->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
+      }
+    }
+    rd_kafka_topic_partition_list_t* by_time = rd_kafka_topic_partition_list_new(partitions->cnt);
+    const int64_t start_ms = absl::ToUnixMillis(self.options_.start_at);
+    for (int i = 0; i < partitions->cnt; ++i) {
+      if (partitions->elems[i].offset >= 0) continue;
+      rd_kafka_topic_partition_list_add(by_time, partitions->elems[i].topic,
+                                        partitions->elems[i].partition)->offset = start_ms;
+    }
+    if (by_time->cnt > 0) {
+      rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(self.rk_, by_time, kTimeoutMs);
+      for (int i = 0; i < by_time->cnt; ++i) {
+        rd_kafka_topic_partition_t* p = rd_kafka_topic_partition_list_find(
+            partitions, by_time->elems[i].topic, by_time->elems[i].partition);
+        // No answer: from the start, as without start_at (replies are deduplicated anyway).
+        // An offset of -1 from the lookup means no message that recent: the end.
+        const rd_kafka_topic_partition_t& found = by_time->elems[i];
+        if (err != RD_KAFKA_RESP_ERR_NO_ERROR || found.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+          p->offset = RD_KAFKA_OFFSET_BEGINNING;
+        } else {
+          p->offset = found.offset < 0 ? RD_KAFKA_OFFSET_END : found.offset;
+        }
+      }
+    }
+    rd_kafka_topic_partition_list_destroy(by_time);
+  }
+};
+
 absl::StatusOr<std::unique_ptr<IdempotentConsumer>> IdempotentConsumer::Create(
     IdempotentConsumerOptions options, InboxHandler handler) {
   if (options.topics.empty() || options.group_id.empty() || options.bootstrap_servers.empty()) {
@@ -84,6 +142,10 @@ absl::StatusOr<std::unique_ptr<IdempotentConsumer>> IdempotentConsumer::Create(
       return absl::InvalidArgumentError(
           saga::StrCat("Kafka consumer setting ", name, "=", value, ": ", errstr));
     }
+  }
+  if (consumer->options_.start_at != absl::InfinitePast()) {
+    rd_kafka_conf_set_rebalance_cb(conf, &Rebalancer::OnRebalance);
+    rd_kafka_conf_set_opaque(conf, consumer.get());
   }
   consumer->rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
   if (consumer->rk_ == nullptr) {

@@ -76,6 +76,11 @@ struct IdempotentConsumerOptions {
   absl::Duration retention = absl::Hours(24 * 7);  // how long ids are remembered
   absl::Duration cleanup_interval = absl::Minutes(1);
   std::vector<std::pair<std::string, std::string>> kafka_settings;  // more librdkafka settings
+  // Where a partition with no committed offset in the group starts. InfinitePast (the default):
+  // its first message. Otherwise its first message produced at or after this time (Kafka's
+  // message timestamps), or its end when there is none: for a group that only cares about
+  // messages from a recent moment on, such as sagad's replies after a restart.
+  absl::Time start_at = absl::InfinitePast();
   // Called after each committed transaction with its duration and its messages (for metrics).
   std::function<void(absl::Duration, int)> on_commit;
 };
@@ -102,6 +107,9 @@ class IdempotentConsumer {
 
  private:
   IdempotentConsumer(IdempotentConsumerOptions options, InboxHandler handler);
+
+  // Assigns partitions on a rebalance, placing those without a committed offset at start_at.
+  friend struct Rebalancer;
 
   std::vector<InboxMessage> PollBatch();
   // Applies `messages` (one transaction in batch mode, else one each); false when stopping

@@ -1,6 +1,6 @@
 // The idempotent consumer against the real PostgreSQL and the real Kafka broker: every message
 // delivered two or three times has one effect; a consumer that restarts with no offsets
-// committed applies nothing twice; batch mode the same; a failing handler is retried, then
+// committed applies nothing twice; a group that starts at a moment skips older messages; batch mode the same; a failing handler is retried, then
 // its message parked while others flow; a consumer process SIGKILLed again and again during
 // 100,000 messages leaves exactly one effect per message id (invariant 4 of DESIGN.md).
 #include "sdk/inbox/idempotent_consumer.h"
@@ -127,6 +127,28 @@ TEST_F(IdempotentConsumerTest, MessagesDeliveredTwoOrThreeTimesHaveOneEffectEach
   EXPECT_EQ(stats.applied, 0);
   EXPECT_EQ(stats.duplicates, deliveries);
   ExpectOneEffectPerMessage(kMessages);
+}
+
+// start_at places a new group's partitions at the first message produced at or after it; once
+// the group committed offsets, a restart resumes there whatever start_at says.
+TEST_F(IdempotentConsumerTest, StartAtSkipsOlderMessagesAndCommittedOffsetsComeFirst) {
+  Produce(0, 500);
+  Pause(absl::Milliseconds(50));  // Kafka timestamps are in milliseconds
+  const absl::Time between = absl::Now();
+  Pause(absl::Milliseconds(50));
+  Produce(500, 500);
+  const std::string group = "group-" + NewUuid().substr(0, 8);
+  auto stats = Consume({.group_id = group, .start_at = between}, RecordEffect(),
+                       [&](const auto& s) { return s.applied >= 500; });
+  EXPECT_EQ(stats.applied, 500);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM effects WHERE substr(message_id, 3)::int < 500"), 0);
+
+  Produce(1000, 100);
+  stats = Consume({.group_id = group, .start_at = absl::Now() + absl::Hours(1)}, RecordEffect(),
+                  [&](const auto& s) { return s.applied >= 100; });
+  EXPECT_EQ(stats.applied, 100);
+  EXPECT_EQ(stats.duplicates, 0);
+  ExpectOneEffectPerMessage(600);
 }
 
 TEST_F(IdempotentConsumerTest, BatchModeAppliesEachMessageOnceToo) {

@@ -3,16 +3,20 @@
 // examples/kafka_payments (the SDK's idempotent consumer and outbox writer, its outbox relayed
 // by sagad). The saga completes; it compensates when its last step fails; and with every reply
 // duplicated and delivered late again, no saga advances or compensates twice: each charge and
-// each refund takes effect once (invariant 1 of DESIGN.md).
+// each refund takes effect once (invariant 1 of DESIGN.md). The same holds while sagad is
+// killed with SIGKILL at random moments with Kafka steps in flight.
 #include <signal.h>
 
 #include <atomic>
+#include <random>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
 #include <pqxx/pqxx>
 
+#include "absl/algorithm/container.h"
+#include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "outbox/kafka/kafka_producer.h"
@@ -25,6 +29,7 @@
 #include "tests/harness/kafka_broker.h"
 #include "tests/harness/kafka_client.h"
 #include "tests/harness/postgres_server.h"
+#include "tests/harness/saga_client.h"
 #include "tests/harness/sagad_process.h"
 #include "tests/harness/wait.h"
 
@@ -65,13 +70,22 @@ class SagadKafkaStepsTest : public ::testing::Test {
     ASSERT_TRUE(saga::testing::CreateTopic(SharedKafka().bootstrap_servers(), replies_, 4).ok());
     payments_log_ = "/tmp/kafka-payments-" + suffix + ".log";
     StartPayments();
-    auto sagad = SagadProcess::Start(
-        dsn_, {"SAGAD_KAFKA_BROKERS=" + SharedKafka().bootstrap_servers(),
-               "SAGAD_RELAY_SOURCES=outbox=" + payments_dsn_, "SAGAD_RELAY_POLL_INTERVAL=100ms"});
+    StartSagad();
+    RegisterMixed();
+  }
+
+  // Starts sagad, on `grpc_port` if not 0.
+  void StartSagad(int grpc_port = 0) {
+    std::vector<std::string> env = {
+        "SAGAD_KAFKA_BROKERS=" + SharedKafka().bootstrap_servers(),
+        "SAGAD_RELAY_SOURCES=outbox=" + payments_dsn_, "SAGAD_RELAY_POLL_INTERVAL=100ms",
+        "SAGAD_LEASE_TTL=1s", "SAGAD_SHUTDOWN_GRACE=0s"};
+    if (grpc_port != 0) env.push_back(saga::StrCat("SAGAD_GRPC_ADDR=127.0.0.1:", grpc_port));
+    auto sagad = SagadProcess::Start(dsn_, env);
     ASSERT_TRUE(sagad.ok()) << sagad.status();
+    absl::MutexLock lock(&sagad_mu_);
     sagad_ = *std::move(sagad);
     sagas_ = saga::v1::SagaService::NewStub(sagad_->channel());
-    RegisterMixed();
   }
 
   void TearDown() override {
@@ -147,6 +161,7 @@ class SagadKafkaStepsTest : public ::testing::Test {
   std::string dsn_, payments_dsn_, commands_, replies_, payments_log_;
   saga::testing::RecordingParticipant participant_;
   std::unique_ptr<saga::testing::ChildProcess> payments_;
+  absl::Mutex sagad_mu_;  // the crash test swaps sagad while its client runs
   std::unique_ptr<SagadProcess> sagad_;
   std::unique_ptr<saga::v1::SagaService::Stub> sagas_;
 };
@@ -320,6 +335,108 @@ TEST_F(SagadKafkaStepsTest, DuplicatedAndLateRepliesNeverAdvanceOrCompensateTwic
     ASSERT_TRUE(sagas_->GetSaga(DeadlineContext().get(), get, &got).ok());
     EXPECT_EQ(got.saga().state(), saga.state());
   }
+}
+
+// sagad is killed with SIGKILL four times at random moments while 150 sagas start and run over
+// about 12 s, with commands and replies in flight. After each restart the recovered steps are sent again with their
+// idempotency keys and the new instance reads the replies afresh. Every saga ends, and each
+// effect, on either kind of participant, took place once (invariant 1).
+TEST_F(SagadKafkaStepsTest, SigkillDuringKafkaStepsLosesNoSagaAndChargesOnce) {
+  constexpr int kSagas = 150;
+  participant_.SetScript("/shop.S/ship", [](const testing::ParticipantCall& call, int) {
+    return call.payload == "fail" ? Reply{absl::FailedPreconditionError("no carrier")} : Reply{};
+  });
+  const int grpc_port = sagad_->grpc_port();
+  std::vector<std::string> ids;
+  std::thread client([&] {
+    ids = saga::testing::StartManyRetrying(
+        [&] {
+          absl::MutexLock lock(&sagad_mu_);
+          return sagad_->channel();
+        },
+        kSagas,
+        [](int i) {
+          saga::v1::StartSagaRequest start;
+          start.set_definition_name("mixed");
+          start.set_idempotency_key(saga::StrCat("mixed-", i));
+          (*start.mutable_payloads())["ship"] = i % 3 == 0 ? "fail" : "ok";
+          return start;
+        },
+        absl::Minutes(3), absl::Milliseconds(80));  // over about 12 s, across the kills
+  });
+  struct Join {
+    std::thread& t;
+    ~Join() { if (t.joinable()) t.join(); }
+  } join{client};
+  auto count = [&](const std::string& sql) {
+    pqxx::connection conn(dsn_);
+    return pqxx::nontransaction(conn).exec(sql)[0][0].as<int>();
+  };
+  std::mt19937 random(std::random_device{}());
+  int kills = 0;
+  std::vector<int> running_at_kills;  // sagas started and not ended at the moment of each kill
+  for (; kills < 4; ++kills) {
+    // A random moment.
+    saga::testing::Pause(absl::Milliseconds(std::uniform_int_distribution(1000, 4000)(random)));
+    SagadProcess* victim;
+    {
+      absl::MutexLock lock(&sagad_mu_);
+      victim = sagad_.get();
+    }
+    victim->process().Signal(SIGKILL);
+    ASSERT_TRUE(victim->process().Wait(absl::Seconds(10)).ok());
+    running_at_kills.push_back(count("SELECT count(*) FROM sagas WHERE state NOT IN (3, 4)"));
+    StartSagad(grpc_port);
+    ASSERT_FALSE(HasFatalFailure());
+  }
+  client.join();
+  ASSERT_EQ(ids.size(), static_cast<size_t>(kSagas));
+
+  // The kills interrupted running sagas (else the test proves nothing).
+  EXPECT_GT(absl::c_accumulate(running_at_kills, 0), 0);
+  EXPECT_TRUE(saga::testing::WaitFor(
+      [&] { return count("SELECT count(*) FROM sagas WHERE state IN (3, 4)") == kSagas; },
+      absl::Minutes(3), absl::Milliseconds(200)))
+      << "not every saga ended";
+  std::vector<std::string> violations;
+  int completed = 0, compensated = 0;
+  for (const std::string& id : ids) {
+    saga::v1::GetSagaRequest get;
+    get.set_saga_id(id);
+    saga::v1::GetSagaResponse got;
+    ASSERT_TRUE(sagas_->GetSaga(DeadlineContext().get(), get, &got).ok());
+    const saga::v1::Saga& saga = got.saga();
+    const auto [charges, refunds] = PaymentEffects(id);
+    if (saga.state() == saga::v1::SAGA_STATE_COMPLETED) {
+      ++completed;
+      if (charges != 1 || refunds != 0) {
+        violations.push_back(saga::StrCat(id, " completed with ", charges, " charges and ",
+                                          refunds, " refunds"));
+      }
+    } else if (saga.state() == saga::v1::SAGA_STATE_COMPENSATED) {
+      ++compensated;
+      if (charges > 1 || refunds != charges) {
+        violations.push_back(saga::StrCat(id, " compensated with ", charges, " charges and ",
+                                          refunds, " refunds"));
+      }
+    }
+    // The gRPC steps, on the recording participant.
+    saga::v1::Saga grpc_steps = saga;
+    grpc_steps.clear_steps();
+    for (const auto& step : saga.steps()) {
+      if (step.name() != "charge") *grpc_steps.add_steps() = step;
+    }
+    for (auto& v : saga::testing::InvariantOneViolations(grpc_steps, participant_)) {
+      violations.push_back(std::move(v));
+    }
+  }
+  EXPECT_THAT(violations, ::testing::IsEmpty());
+  EXPECT_EQ(completed, kSagas - kSagas / 3);
+  EXPECT_EQ(compensated, kSagas / 3);
+  std::cerr << "[kafka crash test] " << kills << " SIGKILLs, " << kSagas << " sagas: " << completed
+            << " completed, " << compensated << " compensated, " << violations.size()
+            << " violations; sagas running at each kill: " << absl::StrJoin(running_at_kills, ", ")
+            << "\n";
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include "sdk/base/strings.h"
 #include "tests/fakes/recording_participant.h"
 #include "tests/harness/postgres_server.h"
+#include "tests/harness/saga_client.h"
 #include "tests/harness/sagad_process.h"
 #include "tests/harness/wait.h"
 
@@ -235,30 +236,13 @@ TEST_F(SagadSagaTest, BadStartsAnswerTheRightCodeAndWriteNothing) {
   EXPECT_TRUE(participant_.calls().empty());
 }
 
-// Starts `count` sagas with idempotency keys through whatever sagad answers, retrying each
-// until it is acknowledged; about a third are scripted to fail at their last step.
-std::vector<std::string> StartMany(const std::function<std::shared_ptr<grpc::Channel>()>& channel,
-                                   int count, absl::Duration deadline) {
-  std::vector<std::string> ids;
-  const absl::Time give_up = absl::Now() + deadline;
-  for (int i = 0; i < count && absl::Now() < give_up; ++i) {
-    saga::v1::StartSagaRequest start;
-    start.set_definition_name("order");
-    start.set_idempotency_key(saga::StrCat("order-", i));
-    (*start.mutable_payloads())["ship"] = i % 3 == 0 ? "fail" : "ok";
-    for (;;) {
-      auto stub = saga::v1::SagaService::NewStub(channel());
-      saga::v1::StartSagaResponse started;
-      grpc::Status status = stub->StartSaga(DeadlineContext(absl::Seconds(5)).get(), start, &started);
-      if (status.ok()) {
-        ids.push_back(started.saga().saga_id());
-        break;
-      }
-      if (absl::Now() > give_up) break;
-      saga::testing::Pause(absl::Milliseconds(20));  // sagad is down: back off, then retry
-    }
-  }
-  return ids;
+// The i-th saga of the crash tests; about a third are scripted to fail at their last step.
+saga::v1::StartSagaRequest CrashTestOrder(int i) {
+  saga::v1::StartSagaRequest start;
+  start.set_definition_name("order");
+  start.set_idempotency_key(saga::StrCat("order-", i));
+  (*start.mutable_payloads())["ship"] = i % 3 == 0 ? "fail" : "ok";
+  return start;
 }
 
 TEST_F(SagadSagaTest, SigkillAtRandomMomentsLosesNoSagaAndAppliesEachEffectOnce) {
@@ -280,7 +264,8 @@ TEST_F(SagadSagaTest, SigkillAtRandomMomentsLosesNoSagaAndAppliesEachEffectOnce)
   std::shared_ptr<grpc::Channel> current = sagad->channel();
   std::vector<std::string> ids;
   std::thread client([&] {
-    ids = StartMany([&] { absl::MutexLock lock(&mu); return current; }, kSagas, absl::Minutes(3));
+    ids = saga::testing::StartManyRetrying([&] { absl::MutexLock lock(&mu); return current; },
+                                           kSagas, CrashTestOrder, absl::Minutes(3));
   });
   struct Join {
     std::thread& t;
