@@ -58,7 +58,10 @@ absl::StatusOr<std::unique_ptr<SagadServer>> SagadServer::Start(const ServerConf
   server->kafka_invoker_ = std::make_unique<coordinator::kafka::KafkaStepInvoker>(
       coordinator::kafka::KafkaStepOptions{.bootstrap_servers = bootstrap,
                                            .pg_dsn = config.pg_dsn,
-                                           .instance_id = config.instance_id});
+                                           .instance_id = config.instance_id,
+                                           .reply_lookback = config.embedded_kafka()
+                                                                 ? absl::InfiniteDuration()
+                                                                 : absl::Minutes(1)});
   server->invoker_ = std::make_unique<coordinator::ParticipantRouter>(
       server->grpc_invoker_.get(), server->kafka_invoker_.get());
   server->engine_ = std::make_unique<coordinator::SagaEngine>(

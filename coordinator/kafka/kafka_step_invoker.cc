@@ -90,9 +90,7 @@ void KafkaStepInvoker::EnsureReplyConsumer(const std::string& reply_topic) {
        .topics = {reply_topic},
        .pg_dsn = options_.pg_dsn,
        .kafka_settings = options_.kafka_settings,
-       // A new instance has no call waiting for older replies: the calls it recovers from a
-       // dead instance are sent again. A minute of slack covers clocks that disagree.
-       .start_at = started_at_ - absl::Minutes(1)},
+       .start_at = started_at_ - options_.reply_lookback},
       [this](pqxx::work&, const sdk::InboxMessage& reply) { return OnReply(reply); });
   if (!consumer.ok()) {
     LogError("cannot consume Kafka step replies; the steps will time out",

@@ -9,7 +9,8 @@
 // Replies are read by one IdempotentConsumer per reply topic, in a consumer group of this
 // instance's own (every instance reads every reply and takes those of the calls it waits for),
 // deduplicated through the inbox. A new instance starts at the replies produced from a minute
-// before it started, not at the topic's beginning: the calls it recovers are sent again. A reply completes the call waiting with its idempotency key;
+// (reply_lookback) before it started, not at the topic's beginning: the calls it recovers are
+// sent again anyway, and the minute covers clocks that disagree. A reply completes the call waiting with its idempotency key;
 // a duplicated or late reply finds none and is dropped, so it never advances a saga twice. A
 // call with no reply within its timeout ends with DEADLINE_EXCEEDED (may have run), as a gRPC
 // call would; the engine retries it with the same idempotency key.
@@ -35,6 +36,9 @@ struct KafkaStepOptions {
   std::string bootstrap_servers;
   std::string pg_dsn;       // sagad's database (its inbox)
   std::string instance_id;  // names this instance's reply consumer group
+  // How far before this instance's start its reply consumers begin (see above). Infinite: at
+  // each reply topic's beginning, for the embedded cluster, which lives only as long as sagad.
+  absl::Duration reply_lookback = absl::Minutes(1);
   // More librdkafka settings for the reply consumers.
   std::vector<std::pair<std::string, std::string>> kafka_settings;
 };

@@ -2,7 +2,7 @@
 # Checks command one of the README end to end: scripts/run leaves sagad serving, grpcurl lists
 # the saga.v1 services through reflection, the health check answers SERVING, the README's
 # grpcurl commands work (a definition registers, an order completes, an out-of-stock order
-# compensates), and Ctrl-C (SIGINT) stops sagad, the participants and the local PostgreSQL.
+# compensates, an order paid over Kafka completes and a declined one compensates), and Ctrl-C (SIGINT) stops sagad, the participants and the local PostgreSQL.
 # Run by ctest (label quickstart) with free ports and a state directory of its own
 # (background_run.sh).
 source "$(dirname "$0")/background_run.sh"
@@ -27,6 +27,15 @@ start '{"definition_name":"order","wait_for_completion":true,"payloads":{"charge
   grep -q SAGA_STATE_COMPENSATED || fail "a declined charge did not compensate"
 start '{"definition_name":"gift_order","wait_for_completion":true}' | grep -q SAGA_STATE_COMPLETED ||
   fail "a gift order did not complete"
+# A step over Kafka: the charge goes to examples/kafka_payments through sagad's outbox and the
+# embedded Kafka; its reply comes back through the payments outbox, relayed by sagad.
+sed "s/127.0.0.1:7001/127.0.0.1:$SAGAD_SHOP_PORT/" "$SAGAD_ROOT/examples/definitions/order_kafka_payment.json" |
+  grpcurl -plaintext -d @ "$SAGAD_GRPC_ADDR" saga.v1.SagaService/RegisterDefinition |
+  grep -q '"version": 1' || fail "the Kafka example definition did not register as version 1"
+start '{"definition_name":"order_kafka_payment","wait_for_completion":true}' |
+  grep -q SAGA_STATE_COMPLETED || fail "an order paid over Kafka did not complete"
+start '{"definition_name":"order_kafka_payment","wait_for_completion":true,"payloads":{"charge":"ZGVjbGluZQ=="}}' |
+  grep -q SAGA_STATE_COMPENSATED || fail "an order whose charge over Kafka was declined did not compensate"
 curl -fsS "http://$SAGAD_HTTP_ADDR/readyz" | grep -q ready || fail "/readyz is not ready"
 
 stop_run || fail "scripts/run still runs 20 s after Ctrl-C"
