@@ -14,6 +14,7 @@
 #include "sdk/outbox/outbox_writer.h"
 #include "sdk/pg/array_literal.h"
 #include "sdk/pg/pg_status.h"
+#include "sdk/pg/table_name.h"
 
 namespace saga::sdk {
 namespace {
@@ -113,7 +114,9 @@ absl::StatusOr<std::unique_ptr<IdempotentConsumer>> IdempotentConsumer::Create(
   if (options.batch_size < 1 || options.max_attempts < 1) {
     return absl::InvalidArgumentError("IdempotentConsumer: batch_size and max_attempts must be >= 1");
   }
-  if (absl::Status s = ValidateOutboxTableName(options.inbox_table); !s.ok()) return s;
+  if (absl::Status s = pg::ValidateTableName(options.inbox_table, "inbox table"); !s.ok()) {
+    return s;
+  }
   if (options.consumer_name.empty()) options.consumer_name = options.group_id;
   std::unique_ptr<IdempotentConsumer> consumer(
       new IdempotentConsumer(std::move(options), std::move(handler)));

@@ -2,36 +2,17 @@
 
 #include <map>
 
-#include "absl/strings/str_split.h"
 #include "sdk/base/log.h"
 #include "sdk/base/strings.h"
 #include "sdk/base/uuid.h"
 #include "sdk/pg/array_literal.h"
 #include "sdk/pg/pg_status.h"
+#include "sdk/pg/table_name.h"
 
 namespace saga::sdk {
-namespace {
-
-bool IsIdentifier(std::string_view part) {
-  if (part.empty() || part.size() > 63) return false;
-  if (!(part[0] == '_' || (part[0] >= 'a' && part[0] <= 'z'))) return false;
-  for (char c : part) {
-    if (!(c == '_' || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) return false;
-  }
-  return true;
-}
-
-}  // namespace
 
 absl::Status ValidateOutboxTableName(std::string_view table) {
-  std::vector<absl::string_view> parts =
-      absl::StrSplit(absl::string_view(table.data(), table.size()), '.');
-  bool ok = parts.size() <= 2;
-  for (absl::string_view part : parts) ok = ok && IsIdentifier({part.data(), part.size()});
-  if (ok) return absl::OkStatus();
-  return absl::InvalidArgumentError(saga::StrCat(
-      "outbox table \"", table,
-      "\" is not a table name: expected [schema.]name of lower-case letters, digits and _"));
+  return pg::ValidateTableName(table, "outbox table");
 }
 
 namespace {
