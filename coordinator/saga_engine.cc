@@ -62,6 +62,10 @@ const char* OperationName(Operation operation) {
       return "compensation";
     case Operation::kStatus:
       return "status";
+    case Operation::kConfirm:
+      return "confirm";
+    case Operation::kCancel:
+      return "cancel";
   }
   return "action";
 }

@@ -413,6 +413,9 @@ Transition SagaMachine::OnResult(SagaInstance& instance, int step, Operation ope
     case Operation::kCompensation:
       rules.OnCompensationResult(step, status);
       break;
+    case Operation::kConfirm:
+    case Operation::kCancel:
+      break;  // TCC calls: not a saga's
   }
   return out;
 }

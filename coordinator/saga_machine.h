@@ -30,7 +30,8 @@
 
 namespace saga::coordinator {
 
-enum class Operation { kAction, kCompensation, kStatus };
+// kConfirm and kCancel are the calls of TCC branches (coordinator/tcc/), never of saga steps.
+enum class Operation { kAction, kCompensation, kStatus, kConfirm, kCancel };
 
 // A definition prepared for execution: the dependency graph by step index.
 struct CompiledDefinition {

@@ -73,6 +73,14 @@ absl::StatusOr<std::unique_ptr<SagadServer>> SagadServer::Start(const ServerConf
           // within the TTL plus a fraction of it.
           .recovery_interval = std::min(absl::Seconds(1), config.lease_ttl / 4)});
   server->engine_->Start();
+  server->tcc_store_ = std::make_unique<coordinator::tcc::PgTccStore>(server->pool_.get());
+  server->tcc_driver_ = std::make_unique<coordinator::tcc::TccDriver>(
+      server->tcc_store_.get(), server->invoker_.get(),
+      coordinator::tcc::TccDriverOptions{
+          .instance_id = config.instance_id,
+          .lease_ttl = config.lease_ttl,
+          .poll_interval = std::min(absl::Milliseconds(500), config.lease_ttl / 4)});
+  server->tcc_driver_->Start();
 
   if (config.relay) {
     auto relays = OutboxRelays::Start(config, bootstrap);
@@ -85,7 +93,8 @@ absl::StatusOr<std::unique_ptr<SagadServer>> SagadServer::Start(const ServerConf
   server->saga_service_ = std::make_unique<SagaServiceImpl>(
       server->registry_.get(), server->engine_.get(), server->saga_store_.get(),
       server->executor_.get(), limits);
-  server->tcc_service_ = std::make_unique<TccServiceImpl>(limits);
+  server->tcc_service_ = std::make_unique<TccServiceImpl>(
+      limits, server->tcc_store_.get(), server->tcc_driver_.get(), server->executor_.get());
   outbox::MessageLimits message_limits;
   message_limits.max_payload_bytes = config.max_payload_bytes;
   server->outbox_service_ = std::make_unique<OutboxServiceImpl>(
@@ -164,7 +173,25 @@ std::string SagadServer::MetricsText() const {
       pool_->busy_connections(), "\n",
       "# HELP sagad_live_sagas Sagas this instance drives now.\n",
       "# TYPE sagad_live_sagas gauge\n", "sagad_live_sagas ", engine_->live_sagas(), "\n",
-      relays_ ? relays_->MetricsText() : "");
+      TccMetricsText(), relays_ ? relays_->MetricsText() : "");
+}
+
+std::string SagadServer::TccMetricsText() const {
+  const coordinator::tcc::TccDriver::Stats tcc = tcc_driver_->stats();
+  return saga::StrCat(
+      "# HELP sagad_tcc_calls_total Confirm and Cancel calls to TCC branches, by outcome.\n",
+      "# TYPE sagad_tcc_calls_total counter\n",
+      "sagad_tcc_calls_total{operation=\"confirm\",outcome=\"ok\"} ", tcc.confirms, "\n",
+      "sagad_tcc_calls_total{operation=\"cancel\",outcome=\"ok\"} ", tcc.cancels, "\n",
+      "sagad_tcc_calls_total{outcome=\"failed\"} ", tcc.failed_calls, "\n",
+      "# HELP sagad_tcc_transactions_ended_total TCC transactions driven to CONFIRMED or "
+      "CANCELLED by this instance.\n",
+      "# TYPE sagad_tcc_transactions_ended_total counter\nsagad_tcc_transactions_ended_total ",
+      tcc.ended, "\n",
+      "# HELP sagad_tcc_transactions_expired_total TCC transactions rolled back by their "
+      "timeout.\n",
+      "# TYPE sagad_tcc_transactions_expired_total counter\nsagad_tcc_transactions_expired_total ",
+      tcc.expired, "\n");
 }
 
 SagadServer::~SagadServer() { Shutdown(); }
@@ -182,6 +209,8 @@ void SagadServer::Shutdown() {
   LogDebug("gRPC stopped");
   if (executor_) executor_->Shutdown();
   LogDebug("blocking work drained");
+  if (tcc_driver_) tcc_driver_->Stop();
+  LogDebug("TCC driver stopped");
   if (engine_) engine_->Stop();
   LogDebug("saga engine stopped");
   if (kafka_invoker_) kafka_invoker_->Stop();

@@ -19,6 +19,8 @@
 #include "coordinator/pg/pg_definition_store.h"
 #include "coordinator/pg/pg_saga_store.h"
 #include "coordinator/saga_engine.h"
+#include "coordinator/tcc/pg_tcc_store.h"
+#include "coordinator/tcc/tcc_driver.h"
 #include "outbox/kafka/embedded_cluster.h"
 #include "sdk/base/blocking_executor.h"
 #include "sdk/pg/connection_pool.h"
@@ -46,6 +48,7 @@ class SagadServer {
   SagadServer() = default;
 
   std::string MetricsText() const;
+  std::string TccMetricsText() const;
 
   std::unique_ptr<pg::ConnectionPool> pool_;
   std::unique_ptr<coordinator::pg::PgDefinitionStore> definition_store_;
@@ -56,6 +59,8 @@ class SagadServer {
   std::unique_ptr<coordinator::ParticipantRouter> invoker_;
   RealClock clock_;
   std::unique_ptr<coordinator::SagaEngine> engine_;
+  std::unique_ptr<coordinator::tcc::PgTccStore> tcc_store_;
+  std::unique_ptr<coordinator::tcc::TccDriver> tcc_driver_;
   std::unique_ptr<outbox::kafka::EmbeddedCluster> embedded_kafka_;
   std::unique_ptr<OutboxRelays> relays_;
   std::unique_ptr<BlockingExecutor> executor_;

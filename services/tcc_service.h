@@ -1,16 +1,23 @@
-// TccServiceImpl serves saga.v1.TccService. Every RPC validates its input; the TCC driver comes
-// with issue #6, until then valid requests answer UNIMPLEMENTED.
+// TccServiceImpl serves saga.v1.TccService: each RPC validates its input, then the store
+// (coordinator/tcc/pg_tcc_store.h) records the decision durably before it answers; Commit and
+// Rollback wake the driver (coordinator/tcc/tcc_driver.h), which calls Confirm or Cancel on
+// every branch. Branch endpoints are gRPC methods.
 #ifndef SAGA_SERVICES_TCC_SERVICE_H_
 #define SAGA_SERVICES_TCC_SERVICE_H_
 
+#include "coordinator/tcc/pg_tcc_store.h"
+#include "coordinator/tcc/tcc_driver.h"
 #include "saga/v1/tcc_service.grpc.pb.h"
+#include "sdk/base/blocking_executor.h"
 #include "services/request_validation.h"
 
 namespace saga::services {
 
 class TccServiceImpl final : public saga::v1::TccService::CallbackService {
  public:
-  explicit TccServiceImpl(RequestLimits limits) : limits_(limits) {}
+  TccServiceImpl(RequestLimits limits, coordinator::tcc::PgTccStore* store,
+                 coordinator::tcc::TccDriver* driver, BlockingExecutor* executor)
+      : limits_(limits), store_(store), driver_(driver), executor_(executor) {}
 
   grpc::ServerUnaryReactor* Begin(grpc::CallbackServerContext* context,
                                   const saga::v1::BeginRequest* request,
@@ -30,6 +37,9 @@ class TccServiceImpl final : public saga::v1::TccService::CallbackService {
 
  private:
   const RequestLimits limits_;
+  coordinator::tcc::PgTccStore* const store_;
+  coordinator::tcc::TccDriver* const driver_;
+  BlockingExecutor* const executor_;
 };
 
 }  // namespace saga::services

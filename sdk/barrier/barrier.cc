@@ -64,10 +64,12 @@ std::string_view BranchOpName(BranchOp op) {
 }
 
 absl::StatusOr<BranchOp> BranchOpFromSagaOperation(std::string_view operation) {
-  if (operation == "action") return BranchOp::kTry;
-  if (operation == "compensation") return BranchOp::kCancel;
+  if (operation == "action" || operation == "try") return BranchOp::kTry;
+  if (operation == "compensation" || operation == "cancel") return BranchOp::kCancel;
+  if (operation == "confirm") return BranchOp::kConfirm;
   return absl::InvalidArgumentError(saga::StrCat(
-      "saga operation \"", operation, "\" has no barrier: expected action or compensation"));
+      "operation \"", operation,
+      "\" has no barrier: expected action, compensation, try, confirm or cancel"));
 }
 
 std::string BarrierTableDdl(std::string_view table) {

@@ -37,8 +37,9 @@ enum class BranchOp { kTry, kConfirm, kCancel };
 // "try", "confirm", "cancel".
 std::string_view BranchOpName(BranchOp op);
 
-// A saga call's operation (the saga-operation metadata): "action" is a Try, "compensation" a
-// Cancel. INVALID_ARGUMENT otherwise.
+// A call's operation (its saga-operation metadata): a saga's "action" is a Try and its
+// "compensation" a Cancel; sagad's TCC calls say "confirm" or "cancel". INVALID_ARGUMENT
+// otherwise.
 absl::StatusOr<BranchOp> BranchOpFromSagaOperation(std::string_view operation);
 
 struct BarrierKey {

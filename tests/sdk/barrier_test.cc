@@ -117,6 +117,8 @@ TEST_F(BarrierTest, AFailedBodyLeavesNoBarrierAndTheCallMayComeAgain) {
 TEST_F(BarrierTest, SagaOperationsMapToTryAndCancelAndBadInputIsRefused) {
   EXPECT_EQ(BranchOpFromSagaOperation("action").value(), BranchOp::kTry);
   EXPECT_EQ(BranchOpFromSagaOperation("compensation").value(), BranchOp::kCancel);
+  EXPECT_EQ(BranchOpFromSagaOperation("confirm").value(), BranchOp::kConfirm);
+  EXPECT_EQ(BranchOpFromSagaOperation("cancel").value(), BranchOp::kCancel);
   EXPECT_EQ(BranchOpFromSagaOperation("status").status().code(),
             absl::StatusCode::kInvalidArgument);
   pqxx::connection conn(dsn_);

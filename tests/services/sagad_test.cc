@@ -310,7 +310,7 @@ TEST_F(SagadTest, EveryRpcValidatesFirstAndLaterFeaturesAnswerUnimplemented) {
             grpc::StatusCode::INVALID_ARGUMENT);
   commit.set_global_id(id);
   EXPECT_EQ(tcc->Commit(Context().get(), commit, &committed).error_code(),
-            grpc::StatusCode::UNIMPLEMENTED);
+            grpc::StatusCode::NOT_FOUND);
 
   auto outbox = saga::v1::OutboxService::NewStub(sagad_->channel());
   saga::v1::PublishRequest publish;

@@ -1,0 +1,282 @@
+// TCC transactions end to end: the sagad binary (real PostgreSQL) drives Confirm or Cancel on
+// loopback gRPC participants. A commit confirms every branch once and cancels none; a rollback
+// cancels every branch; a participant down during Confirm is called again with the same
+// idempotency key until it answers; a transaction left TRYING past its timeout is rolled back;
+// sagad killed with SIGKILL between Commit and the Confirms confirms them after its restart;
+// bad input gets the right code and writes nothing. The barrier itself is tested in
+// tests/sdk/barrier_test.cc.
+#include <signal.h>
+
+#include <atomic>
+#include <memory>
+
+#include <pqxx/pqxx>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "saga/v1/tcc_service.grpc.pb.h"
+#include "sdk/base/strings.h"
+#include "tests/fakes/recording_participant.h"
+#include "tests/harness/sagad_process.h"
+#include "tests/harness/wait.h"
+
+namespace saga {
+namespace {
+
+using ::saga::testing::DeadlineContext;
+using ::saga::testing::ParticipantCall;
+using ::saga::testing::RecordingParticipant;
+using ::saga::testing::Reply;
+using ::saga::testing::SagadProcess;
+using ::testing::HasSubstr;
+
+class SagadTccTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto dsn = saga::testing::NewDatabaseMigratedBySagad();
+    ASSERT_TRUE(dsn.ok()) << dsn.status();
+    dsn_ = *dsn;
+    StartSagad();
+  }
+
+  void StartSagad(int grpc_port = 0) {
+    std::vector<std::string> env = {"SAGAD_LEASE_TTL=1s", "SAGAD_SHUTDOWN_GRACE=0s"};
+    if (grpc_port != 0) env.push_back(saga::StrCat("SAGAD_GRPC_ADDR=127.0.0.1:", grpc_port));
+    auto sagad = SagadProcess::Start(dsn_, env);
+    ASSERT_TRUE(sagad.ok()) << sagad.status();
+    sagad_ = *std::move(sagad);
+    tcc_ = saga::v1::TccService::NewStub(sagad_->channel());
+  }
+
+  std::string Begin(int timeout_seconds = 60, const std::string& key = "") {
+    saga::v1::BeginRequest request;
+    request.mutable_timeout()->set_seconds(timeout_seconds);
+    request.set_idempotency_key(key);
+    (*request.mutable_labels())["test"] = "tcc";
+    saga::v1::BeginResponse response;
+    grpc::Status status = tcc_->Begin(DeadlineContext().get(), request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(response.transaction().state(), saga::v1::TCC_STATE_TRYING);
+    return response.transaction().global_id();
+  }
+
+  saga::v1::RegisterBranchRequest BranchRequest(const std::string& gid, const std::string& branch) {
+    saga::v1::RegisterBranchRequest request;
+    request.set_global_id(gid);
+    request.set_branch_id(branch);
+    request.mutable_confirm()->mutable_grpc()->set_target(participant_.target());
+    request.mutable_confirm()->mutable_grpc()->set_method("/bank.Accounts/Confirm");
+    request.mutable_cancel()->mutable_grpc()->set_target(participant_.target());
+    request.mutable_cancel()->mutable_grpc()->set_method("/bank.Accounts/Cancel");
+    request.set_payload("amount=" + branch);
+    return request;
+  }
+
+  grpc::Status Register(const std::string& gid, const std::string& branch) {
+    saga::v1::RegisterBranchResponse response;
+    return tcc_->RegisterBranch(DeadlineContext().get(), BranchRequest(gid, branch), &response);
+  }
+
+  grpc::Status Decide(const std::string& gid, bool commit) {
+    if (commit) {
+      saga::v1::CommitRequest request;
+      request.set_global_id(gid);
+      saga::v1::CommitResponse response;
+      return tcc_->Commit(DeadlineContext().get(), request, &response);
+    }
+    saga::v1::RollbackRequest request;
+    request.set_global_id(gid);
+    request.set_reason("the initiator gave up");
+    saga::v1::RollbackResponse response;
+    return tcc_->Rollback(DeadlineContext().get(), request, &response);
+  }
+
+  saga::v1::GetTransactionResponse Get(const std::string& gid) {
+    saga::v1::GetTransactionRequest request;
+    request.set_global_id(gid);
+    saga::v1::GetTransactionResponse response;
+    grpc::Status status = tcc_->GetTransaction(DeadlineContext().get(), request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response;
+  }
+
+  bool WaitForState(const std::string& gid, saga::v1::TccState state,
+                    absl::Duration timeout = absl::Seconds(30)) {
+    return saga::testing::WaitFor([&] { return Get(gid).transaction().state() == state; },
+                                  timeout, absl::Milliseconds(50));
+  }
+
+  // The calls of `gid` with `operation` ("confirm" or "cancel"), by branch.
+  std::map<std::string, std::vector<ParticipantCall>> Calls(const std::string& gid,
+                                                           const std::string& operation) {
+    std::map<std::string, std::vector<ParticipantCall>> by_branch;
+    for (const ParticipantCall& call : participant_.calls()) {
+      if (call.saga_id == gid && call.operation == operation) by_branch[call.step].push_back(call);
+    }
+    return by_branch;
+  }
+
+  int Count(const std::string& sql) {
+    pqxx::connection conn(dsn_);
+    return pqxx::nontransaction(conn).exec(sql)[0][0].as<int>();
+  }
+
+  std::string dsn_;
+  RecordingParticipant participant_;
+  std::unique_ptr<SagadProcess> sagad_;
+  std::unique_ptr<saga::v1::TccService::Stub> tcc_;
+};
+
+TEST_F(SagadTccTest, CommitConfirmsEveryBranchOnceAndRollbackCancelsEveryBranch) {
+  const std::string committed = Begin();
+  const std::string rolled_back = Begin();
+  for (const char* branch : {"debit", "credit", "fee"}) {
+    ASSERT_TRUE(Register(committed, branch).ok());
+    ASSERT_TRUE(Register(rolled_back, branch).ok());
+  }
+  ASSERT_TRUE(Decide(committed, true).ok());
+  ASSERT_TRUE(Decide(rolled_back, false).ok());
+  EXPECT_TRUE(WaitForState(committed, saga::v1::TCC_STATE_CONFIRMED));
+  EXPECT_TRUE(WaitForState(rolled_back, saga::v1::TCC_STATE_CANCELLED));
+
+  auto confirms = Calls(committed, "confirm");
+  ASSERT_EQ(confirms.size(), 3u);
+  for (const auto& [branch, calls] : confirms) {
+    ASSERT_EQ(calls.size(), 1u) << branch;
+    EXPECT_EQ(calls[0].idempotency_key, committed + "/" + branch + "/confirm");
+    EXPECT_EQ(calls[0].payload, "amount=" + branch);
+    EXPECT_EQ(calls[0].method, "/bank.Accounts/Confirm");
+  }
+  EXPECT_TRUE(Calls(committed, "cancel").empty());
+  auto cancels = Calls(rolled_back, "cancel");
+  ASSERT_EQ(cancels.size(), 3u);
+  for (const auto& [branch, calls] : cancels) EXPECT_EQ(calls.size(), 1u) << branch;
+  EXPECT_TRUE(Calls(rolled_back, "confirm").empty());
+
+  // Deciding again is harmless; the other decision is refused.
+  EXPECT_TRUE(Decide(committed, true).ok());
+  grpc::Status late = Decide(committed, false);
+  EXPECT_EQ(late.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(late.error_message(), HasSubstr("already committed"));
+  EXPECT_EQ(Decide(rolled_back, true).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+
+  saga::v1::GetTransactionResponse got = Get(committed);
+  EXPECT_EQ(got.transaction().labels().at("test"), "tcc");
+  std::vector<std::string> events;
+  for (const auto& e : got.history()) events.push_back(e.event());
+  EXPECT_THAT(events, ::testing::ElementsAre("begun", "branch_registered", "branch_registered",
+                                             "branch_registered", "commit", "confirmed",
+                                             "confirmed", "confirmed", "ended"));
+  for (const auto& b : got.transaction().branches()) {
+    EXPECT_TRUE(b.done());
+    EXPECT_EQ(b.attempts(), 1u);
+  }
+}
+
+TEST_F(SagadTccTest, AParticipantDownDuringConfirmIsRetriedUntilItSucceeds) {
+  auto credit_calls = std::make_shared<std::atomic<int>>(0);
+  participant_.SetScript("/bank.Accounts/Confirm", [credit_calls](const ParticipantCall& call, int) {
+    if (call.step == "credit" && ++*credit_calls <= 3) {
+      return Reply{absl::UnavailableError("accounts service restarting")};
+    }
+    return Reply{};
+  });
+  const std::string gid = Begin();
+  ASSERT_TRUE(Register(gid, "debit").ok());
+  ASSERT_TRUE(Register(gid, "credit").ok());
+  ASSERT_TRUE(Decide(gid, true).ok());
+  EXPECT_TRUE(WaitForState(gid, saga::v1::TCC_STATE_CONFIRMED));
+  auto confirms = Calls(gid, "confirm");
+  EXPECT_EQ(confirms["debit"].size(), 1u);
+  ASSERT_EQ(confirms["credit"].size(), 4u);
+  for (const ParticipantCall& call : confirms["credit"]) {
+    EXPECT_EQ(call.idempotency_key, gid + "/credit/confirm");  // the same on every attempt
+  }
+  EXPECT_TRUE(Calls(gid, "cancel").empty());
+  int failed_events = 0;
+  const saga::v1::GetTransactionResponse got = Get(gid);
+  for (const auto& e : got.history()) {
+    if (e.event() == "attempt_failed") {
+      ++failed_events;
+      EXPECT_EQ(e.branch_id(), "credit");
+      EXPECT_THAT(e.detail(), HasSubstr("accounts service restarting"));
+    }
+  }
+  EXPECT_EQ(failed_events, 3);
+}
+
+TEST_F(SagadTccTest, ATransactionLeftTryingPastItsTimeoutIsRolledBack) {
+  const std::string gid = Begin(/*timeout_seconds=*/1);
+  ASSERT_TRUE(Register(gid, "debit").ok());
+  ASSERT_TRUE(Register(gid, "credit").ok());
+  EXPECT_TRUE(WaitForState(gid, saga::v1::TCC_STATE_CANCELLED, absl::Seconds(15)));
+  EXPECT_EQ(Calls(gid, "cancel").size(), 2u);
+  EXPECT_TRUE(Calls(gid, "confirm").empty());
+  grpc::Status late = Decide(gid, true);
+  EXPECT_EQ(late.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  grpc::Status branch = Register(gid, "fee");
+  EXPECT_EQ(branch.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(branch.error_message(), HasSubstr("do not call this branch's Try"));
+  EXPECT_EQ(Get(gid).transaction().branches_size(), 2);
+}
+
+// sagad dies with SIGKILL while a Confirm is under way (after Commit answered): the restarted
+// sagad claims the transaction once the dead instance's lease expired, and confirms with the
+// same idempotency key and a higher lease epoch.
+TEST_F(SagadTccTest, SigkillBetweenCommitAndTheConfirmsStillConfirmsEveryBranch) {
+  participant_.SetScript("/bank.Accounts/Confirm", [](const ParticipantCall&, int number) {
+    return number == 1 ? Reply{absl::OkStatus(), absl::Seconds(30), /*apply=*/false} : Reply{};
+  });
+  const std::string gid = Begin();
+  ASSERT_TRUE(Register(gid, "debit").ok());
+  ASSERT_TRUE(Register(gid, "credit").ok());
+  ASSERT_TRUE(Decide(gid, true).ok());
+  ASSERT_TRUE(saga::testing::WaitFor([&] { return Calls(gid, "confirm").size() == 2; },
+                                     absl::Seconds(10)));
+  const int port = sagad_->grpc_port();
+  sagad_->process().Signal(SIGKILL);
+  ASSERT_TRUE(sagad_->process().Wait(absl::Seconds(10)).ok());
+  EXPECT_EQ(Count(saga::StrCat("SELECT state FROM tcc_transactions WHERE global_id = '", gid, "'")),
+            saga::v1::TCC_STATE_CONFIRMING);
+  StartSagad(port);
+  ASSERT_FALSE(HasFatalFailure());
+  EXPECT_TRUE(WaitForState(gid, saga::v1::TCC_STATE_CONFIRMED, absl::Seconds(40)));
+  for (const auto& [branch, calls] : Calls(gid, "confirm")) {
+    ASSERT_EQ(calls.size(), 2u) << branch;
+    EXPECT_EQ(calls[0].idempotency_key, calls[1].idempotency_key);
+    EXPECT_LT(std::stoll(calls[0].lease_epoch), std::stoll(calls[1].lease_epoch));
+  }
+  EXPECT_TRUE(Calls(gid, "cancel").empty());
+}
+
+TEST_F(SagadTccTest, BadRequestsGetTheRightCodeAndWriteNothing) {
+  const std::string gid = Begin(60, "transfer-42");
+  EXPECT_EQ(Begin(60, "transfer-42"), gid);  // the idempotency key returns the first
+  ASSERT_TRUE(Register(gid, "debit").ok());
+  EXPECT_TRUE(Register(gid, "debit").ok());  // the same branch again
+  saga::v1::RegisterBranchRequest other = BranchRequest(gid, "debit");
+  other.set_payload("amount=999");
+  saga::v1::RegisterBranchResponse registered;
+  EXPECT_EQ(tcc_->RegisterBranch(DeadlineContext().get(), other, &registered).error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
+  saga::v1::RegisterBranchRequest kafka = BranchRequest(gid, "kafka");
+  kafka.mutable_confirm()->mutable_kafka()->set_command_topic("bank.commands");
+  kafka.mutable_confirm()->mutable_kafka()->set_reply_topic("bank.replies");
+  grpc::Status status = tcc_->RegisterBranch(DeadlineContext().get(), kafka, &registered);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("gRPC endpoints"));
+  EXPECT_EQ(Register("7b0c4a43-3f2e-4a43-9c1e-0d9a3c1e2f10", "debit").error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Decide("not-a-uuid", true).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  saga::v1::BeginRequest no_timeout;
+  saga::v1::BeginResponse begun;
+  status = tcc_->Begin(DeadlineContext().get(), no_timeout, &begun);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("timeout"));
+  EXPECT_EQ(Count("SELECT count(*) FROM tcc_transactions"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM tcc_branches"), 1);
+  EXPECT_TRUE(participant_.calls().empty());
+}
+
+}  // namespace
+}  // namespace saga
