@@ -159,11 +159,14 @@ absl::Status ValidateRetryPolicy(const RetryPolicy& policy, std::string_view fie
 
 bool IsKnownKind(StepKind kind) {
   return kind == saga::v1::STEP_KIND_UNSPECIFIED || kind == saga::v1::STEP_KIND_COMPENSATABLE ||
-         kind == saga::v1::STEP_KIND_PIVOT || kind == saga::v1::STEP_KIND_RETRIABLE;
+         kind == saga::v1::STEP_KIND_PIVOT || kind == saga::v1::STEP_KIND_RETRIABLE ||
+         kind == saga::v1::STEP_KIND_TCC;
 }
 
+// Steps undone when the saga fails before its pivot (a TCC step by its Cancel).
 bool IsCompensatable(StepKind kind) {
-  return kind == saga::v1::STEP_KIND_UNSPECIFIED || kind == saga::v1::STEP_KIND_COMPENSATABLE;
+  return kind == saga::v1::STEP_KIND_UNSPECIFIED || kind == saga::v1::STEP_KIND_COMPENSATABLE ||
+         kind == saga::v1::STEP_KIND_TCC;
 }
 
 absl::Status ValidateStep(const Step& step, std::string_view field) {
@@ -171,8 +174,22 @@ absl::Status ValidateStep(const Step& step, std::string_view field) {
   if (!IsKnownKind(step.kind())) {
     return Invalid(saga::StrCat(field, ".kind"),
                    saga::StrCat("unknown step kind ", static_cast<int>(step.kind()),
-                                "; use STEP_KIND_COMPENSATABLE, STEP_KIND_PIVOT or "
-                                "STEP_KIND_RETRIABLE"));
+                                "; use STEP_KIND_COMPENSATABLE, STEP_KIND_PIVOT, "
+                                "STEP_KIND_RETRIABLE or STEP_KIND_TCC"));
+  }
+  if (step.kind() == saga::v1::STEP_KIND_TCC) {
+    if (!step.has_compensation()) {
+      return Invalid(saga::StrCat(field, ".compensation"),
+                     "is required on a TCC step: it is the Cancel of the reservation");
+    }
+    if (!step.has_confirm()) {
+      return Invalid(saga::StrCat(field, ".confirm"),
+                     "is required on a TCC step: it runs once every step succeeded");
+    }
+    SAGA_RETURN_IF_ERROR(ValidateEndpoint(step.confirm(), saga::StrCat(field, ".confirm")));
+  } else if (step.has_confirm()) {
+    return Invalid(saga::StrCat(field, ".confirm"),
+                   "only TCC steps are confirmed; set kind STEP_KIND_TCC or remove the confirm");
   }
   if (!step.has_action()) return Invalid(saga::StrCat(field, ".action"), "is required");
   SAGA_RETURN_IF_ERROR(ValidateEndpoint(step.action(), saga::StrCat(field, ".action")));

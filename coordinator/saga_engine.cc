@@ -285,6 +285,7 @@ void SagaEngine::RunCommitter() {
           inv.traceparent = live.traceparent;
           inv.endpoint = d.operation == Operation::kAction         ? step.action()
                          : d.operation == Operation::kCompensation ? step.compensation()
+                         : d.operation == Operation::kConfirm      ? step.confirm()
                                                                     : step.status();
           auto payload = live.request->payloads().find(step.name());
           if (payload != live.request->payloads().end()) inv.payload = payload->second;

@@ -70,6 +70,8 @@ class Rules {
       if (Def(i).kind() == saga::v1::STEP_KIND_RETRIABLE && s != saga::v1::STEP_STATE_PENDING) {
         return true;
       }
+      // Confirming TCC steps: every step succeeded, the reservations are being made final.
+      if (s == saga::v1::STEP_STATE_CONFIRMING || s == saga::v1::STEP_STATE_CONFIRMED) return true;
     }
     return false;
   }
@@ -91,6 +93,15 @@ class Rules {
     in_.steps[i] = StepRuntime{.in_flight = true};
     out_.dispatches.push_back({i, Operation::kCompensation, step.compensation_attempts()});
     Emit(SagaEvent::TYPE_COMPENSATION_STARTED, i, step.compensation_attempts());
+  }
+
+  void DispatchConfirm(int i) {
+    saga::v1::SagaStep& step = Step(i);
+    step.set_state(saga::v1::STEP_STATE_CONFIRMING);
+    step.set_confirm_attempts(step.confirm_attempts() + 1);
+    in_.steps[i] = StepRuntime{.in_flight = true};
+    out_.dispatches.push_back({i, Operation::kConfirm, step.confirm_attempts()});
+    Emit(SagaEvent::TYPE_CONFIRM_STARTED, i, step.confirm_attempts());
   }
 
   void DispatchStatus(int i) {
@@ -140,10 +151,12 @@ class Rules {
            s == saga::v1::STEP_STATE_PENDING;
   }
 
-  // Starts whatever can start now and ends the saga when nothing is left.
+  // Starts whatever can start now and ends the saga when nothing is left. Once every action
+  // succeeded, the TCC steps are confirmed before the saga completes.
   void Advance() {
     if (State() == saga::v1::SAGA_STATE_RUNNING) {
       bool all_done = true;
+      bool confirming = false;
       for (int i = 0; i < StepCount(); ++i) {
         const StepState s = Step(i).state();
         if (s == saga::v1::STEP_STATE_PENDING) {
@@ -155,10 +168,22 @@ class Rules {
           }
           if (ready) DispatchAction(i);
         }
-        all_done = all_done && (Step(i).state() == saga::v1::STEP_STATE_SUCCEEDED ||
-                                Step(i).state() == saga::v1::STEP_STATE_SKIPPED);
+        const StepState now = Step(i).state();
+        confirming = confirming || now == saga::v1::STEP_STATE_CONFIRMING;
+        all_done = all_done && (now == saga::v1::STEP_STATE_SUCCEEDED ||
+                                now == saga::v1::STEP_STATE_SKIPPED ||
+                                now == saga::v1::STEP_STATE_CONFIRMING ||
+                                now == saga::v1::STEP_STATE_CONFIRMED);
       }
-      if (all_done) SetSagaState(saga::v1::SAGA_STATE_COMPLETED, SagaEvent::TYPE_SAGA_COMPLETED);
+      if (!all_done) return;
+      for (int i = 0; i < StepCount(); ++i) {
+        if (Def(i).kind() == saga::v1::STEP_KIND_TCC &&
+            Step(i).state() == saga::v1::STEP_STATE_SUCCEEDED) {
+          DispatchConfirm(i);
+          confirming = true;
+        }
+      }
+      if (!confirming) SetSagaState(saga::v1::SAGA_STATE_COMPLETED, SagaEvent::TYPE_SAGA_COMPLETED);
       return;
     }
     if (State() != saga::v1::SAGA_STATE_COMPENSATING) return;
@@ -270,6 +295,23 @@ class Rules {
                               " times: ", error));
   }
 
+  // A Confirm is retried until it succeeds: the saga decided to complete.
+  void OnConfirmResult(int i, const absl::Status& status) {
+    if (Step(i).state() != saga::v1::STEP_STATE_CONFIRMING) return;  // late or duplicate
+    const uint32_t attempts = Step(i).confirm_attempts();
+    if (status.ok()) {
+      Step(i).set_state(saga::v1::STEP_STATE_CONFIRMED);
+      SetTime(Step(i).mutable_end_time(), now_);
+      Emit(SagaEvent::TYPE_CONFIRM_SUCCEEDED, i, attempts);
+      Advance();
+      return;
+    }
+    const std::string error(status.message());
+    Step(i).set_last_error(error);
+    Emit(SagaEvent::TYPE_CONFIRM_FAILED, i, attempts, error);
+    ScheduleRetry(i, attempts, error);
+  }
+
   void OnTimer() {
     for (int i = 0; i < StepCount(); ++i) {
       StepRuntime& rt = in_.steps[i];
@@ -278,6 +320,9 @@ class Rules {
       const StepState s = Step(i).state();
       if (State() == saga::v1::SAGA_STATE_RUNNING && s == saga::v1::STEP_STATE_RUNNING) {
         DispatchAction(i);
+      } else if (State() == saga::v1::SAGA_STATE_RUNNING &&
+                 s == saga::v1::STEP_STATE_CONFIRMING) {
+        DispatchConfirm(i);
       } else if (State() == saga::v1::SAGA_STATE_COMPENSATING &&
                  s == saga::v1::STEP_STATE_COMPENSATING) {
         DispatchCompensation(i);
@@ -315,6 +360,9 @@ class Rules {
       const StepState s = Step(i).state();
       if (State() == saga::v1::SAGA_STATE_RUNNING && s == saga::v1::STEP_STATE_RUNNING) {
         DispatchAction(i);
+      } else if (State() == saga::v1::SAGA_STATE_RUNNING &&
+                 s == saga::v1::STEP_STATE_CONFIRMING) {
+        DispatchConfirm(i);
       } else if (State() == saga::v1::SAGA_STATE_COMPENSATING &&
                  s == saga::v1::STEP_STATE_RUNNING) {
         MarkUnknown(i, "its action was in flight when the previous owner stopped");
@@ -414,8 +462,10 @@ Transition SagaMachine::OnResult(SagaInstance& instance, int step, Operation ope
       rules.OnCompensationResult(step, status);
       break;
     case Operation::kConfirm:
+      rules.OnConfirmResult(step, status);
+      break;
     case Operation::kCancel:
-      break;  // TCC calls: not a saga's
+      break;  // TCC transactions' calls (coordinator/tcc/), not a saga's
   }
   return out;
 }

@@ -11,6 +11,9 @@
 //   - The point of no return is the pivot's success (or, without a pivot, the start of the
 //     first retriable step). After it, steps are retried until they succeed.
 //   - A compensation that exhausts its retries quarantines the saga; nothing is dropped.
+//   - TCC steps: the action is the Try and the compensation the Cancel; once every action
+//     succeeded, each TCC step's Confirm runs, retried until it succeeds, and only then does
+//     the saga complete. A saga that compensates never confirms.
 //   - When an action's outcome stays unknown and the step has a status endpoint, the endpoint
 //     decides: OK means the action ran, anything else that it may have run.
 // Not thread-safe: the engine serializes events of one saga.
@@ -30,7 +33,8 @@
 
 namespace saga::coordinator {
 
-// kConfirm and kCancel are the calls of TCC branches (coordinator/tcc/), never of saga steps.
+// kConfirm is also the Confirm of a saga's TCC step; kCancel is only a TCC transaction's
+// (coordinator/tcc/): a TCC step's Cancel is its compensation.
 enum class Operation { kAction, kCompensation, kStatus, kConfirm, kCancel };
 
 // A definition prepared for execution: the dependency graph by step index.

@@ -1,14 +1,18 @@
 #include "coordinator/tcc/pg_tcc_store.h"
 
+#include <map>
+
 #include <pqxx/pqxx>
 
 #include "sdk/base/log.h"
 #include "sdk/base/strings.h"
 #include "sdk/base/uuid.h"
+#include "sdk/pg/array_literal.h"
 
 namespace saga::coordinator::tcc {
 namespace {
 
+using ::saga::pg::ArrayLiteral;
 using saga::v1::TccState;
 
 google::protobuf::Timestamp ToTimestamp(int64_t micros) {
@@ -276,18 +280,26 @@ absl::StatusOr<std::vector<ClaimedTransaction>> PgTccStore::ClaimDue(const std::
         "  ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) "
         "RETURNING global_id, state, lease_epoch, rounds",
         owner, absl::ToInt64Microseconds(lease), limit);
+    if (r.empty()) return absl::OkStatus();
+    std::map<std::string, size_t> index;
+    ArrayLiteral ids;
     for (const auto& row : r) {
       ClaimedTransaction& c = claimed.emplace_back();
       c.global_id = row[0].as<std::string>();
       c.state = static_cast<TccState>(row[1].as<int>());
       c.lease_epoch = row[2].as<int64_t>();
       c.rounds = row[3].as<int>();
-      for (const auto& b : tx.exec_params(saga::StrCat("SELECT ", kBranchColumns,
-                                                       " FROM tcc_branches WHERE global_id = $1 "
-                                                       "AND NOT done ORDER BY branch_id"),
-                                          c.global_id)) {
-        c.branches.push_back(BranchFromRow(b));
-      }
+      index[c.global_id] = claimed.size() - 1;
+      ids.AddText(c.global_id);
+    }
+    // The branches still due, of all of them at once.
+    for (const auto& b : tx.exec_params(saga::StrCat("SELECT global_id, ", kBranchColumns,
+                                                     " FROM tcc_branches WHERE global_id = "
+                                                     "ANY($1::uuid[]) AND NOT done "
+                                                     "ORDER BY global_id, branch_id"),
+                                        ids.str())) {
+      pqxx::row branch = b.slice(1, b.size());
+      claimed[index.at(b[0].as<std::string>())].branches.push_back(BranchFromRow(branch));
     }
     tx.commit();
     return absl::OkStatus();

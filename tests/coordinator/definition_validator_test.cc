@@ -90,6 +90,17 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"compensation on a retriable step",
                 "name: \"order\"\n" + Step("a", std::string("kind: STEP_KIND_RETRIABLE ") + kCompA),
                 "definition.steps[0].compensation", "retriable step is never compensated"},
+        BadCase{"TCC step without its Cancel",
+                "name: \"order\"\n" +
+                    Step("a", R"(kind: STEP_KIND_TCC confirm { grpc { target: "h:1" method: "/a.B/C" } })"),
+                "definition.steps[0].compensation", "Cancel of the reservation"},
+        BadCase{"TCC step without its Confirm",
+                "name: \"order\"\n" + Step("a", std::string("kind: STEP_KIND_TCC ") + kCompA),
+                "definition.steps[0].confirm", "required on a TCC step"},
+        BadCase{"confirm on a step that is not TCC",
+                "name: \"order\"\n" +
+                    Step("a", R"(confirm { grpc { target: "h:1" method: "/a.B/C" } })"),
+                "definition.steps[0].confirm", "only TCC steps are confirmed"},
         BadCase{"endpoint neither gRPC nor Kafka",
                 R"(name: "order" steps { name: "a" action { } })", "definition.steps[0].action",
                 "set either grpc"},

@@ -56,8 +56,10 @@ class Driver {
   std::vector<std::string> Take() {
     std::vector<std::string> out;
     for (const auto& d : pending_) {
-      const char* op = d.operation == Operation::kAction ? "a"
-                       : d.operation == Operation::kCompensation ? "c" : "s";
+      const char* op = d.operation == Operation::kAction         ? "a"
+                       : d.operation == Operation::kCompensation ? "c"
+                       : d.operation == Operation::kConfirm      ? "confirm"
+                                                                 : "s";
       out.push_back(instance_.saga.steps(d.step).name() + ":" + op);
     }
     pending_.clear();
@@ -306,6 +308,69 @@ TEST(SagaMachineTest, StepsWithoutCompensationNeedNoCall) {
   d.Answer("b", Operation::kAction, kRefused);
   EXPECT_THAT(d.Take(), ElementsAre());
   EXPECT_EQ(d.state(), saga::v1::SAGA_STATE_COMPENSATED);
+}
+
+// A TCC step: "hold" reserves (Try = action, Cancel = compensation); its Confirm runs once every
+// step succeeded.
+std::string TccStep(const std::string& name, const std::string& extra = "") {
+  return Step(name, "kind: STEP_KIND_TCC confirm { grpc { target: \"p:1\" method: "
+                    "\"/p.S/Confirm\" } } " + extra);
+}
+
+TEST(SagaMachineTest, TccStepsAreConfirmedOnlyAfterEveryStepSucceeded) {
+  Driver d(Compile(std::string("name: \"o\"\n") + kFastRetries + TccStep("hold") +
+                   TccStep("seat") + Step("ship", "depends_on: \"hold\" depends_on: \"seat\"")));
+  d.Start();
+  EXPECT_THAT(d.Take(), UnorderedElementsAre("hold:a", "seat:a"));
+  d.Answer("hold", Operation::kAction, kOk);
+  d.Answer("seat", Operation::kAction, kOk);
+  EXPECT_THAT(d.Take(), ElementsAre("ship:a"));  // no Confirm yet: ship may still fail
+  d.Answer("ship", Operation::kAction, kOk);
+  EXPECT_THAT(d.Take(), UnorderedElementsAre("hold:confirm", "seat:confirm"));
+  EXPECT_EQ(d.state(), saga::v1::SAGA_STATE_RUNNING);
+  EXPECT_EQ(d.step_state("hold"), saga::v1::STEP_STATE_CONFIRMING);
+  // Confirming is past the point of no return.
+  EXPECT_EQ(SagaMachine::Abort(d.instance(), "op", "late", kT0).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  d.Answer("hold", Operation::kConfirm, kOk);
+  EXPECT_EQ(d.state(), saga::v1::SAGA_STATE_RUNNING);
+  // A Confirm that fails, even for good, is retried until it succeeds.
+  for (int i = 0; i < 5; ++i) {
+    d.Answer("seat", Operation::kConfirm, i % 2 == 0 ? kDown : kRefused);
+    EXPECT_THAT(d.Take(), ElementsAre());
+    d.Advance(absl::Seconds(1));
+    EXPECT_THAT(d.Take(), ElementsAre("seat:confirm"));
+  }
+  d.Answer("seat", Operation::kConfirm, kOk);
+  EXPECT_EQ(d.state(), saga::v1::SAGA_STATE_COMPLETED);
+  EXPECT_EQ(d.step_state("seat"), saga::v1::STEP_STATE_CONFIRMED);
+  EXPECT_EQ(d.instance().saga.steps(d.Index("seat")).confirm_attempts(), 6u);
+  EXPECT_EQ(d.events().back(), SagaEvent::TYPE_SAGA_COMPLETED);
+}
+
+TEST(SagaMachineTest, AFailedSagaCancelsItsTccStepsAndNeverConfirms) {
+  Driver d(Compile("name: \"o\"\n" + TccStep("hold") + Step("ship", "depends_on: \"hold\"")));
+  d.Start();
+  EXPECT_THAT(d.Take(), ElementsAre("hold:a"));
+  d.Answer("hold", Operation::kAction, kOk);
+  EXPECT_THAT(d.Take(), ElementsAre("ship:a"));
+  d.Answer("ship", Operation::kAction, kRefused);
+  EXPECT_THAT(d.Take(), ElementsAre("hold:c"));  // the Cancel
+  d.Answer("hold", Operation::kCompensation, kOk);
+  EXPECT_THAT(d.Take(), ElementsAre());
+  EXPECT_EQ(d.state(), saga::v1::SAGA_STATE_COMPENSATED);
+  EXPECT_EQ(d.instance().saga.steps(d.Index("hold")).confirm_attempts(), 0u);
+}
+
+TEST(SagaMachineTest, ResumeResendsAConfirmThatMayHaveBeenInFlight) {
+  Driver d(Compile("name: \"o\"\n" + TccStep("hold")));
+  d.Start();
+  d.Answer("hold", Operation::kAction, kOk);
+  EXPECT_THAT(d.Take(), ElementsAre("hold:a", "hold:confirm"));
+  d.Apply(SagaMachine::Resume(d.instance(), kT0));
+  EXPECT_THAT(d.Take(), ElementsAre("hold:confirm"));
+  d.Answer("hold", Operation::kConfirm, kOk);
+  EXPECT_EQ(d.state(), saga::v1::SAGA_STATE_COMPLETED);
 }
 
 TEST(SagaMachineTest, BackoffGrowsAndIsCapped) {

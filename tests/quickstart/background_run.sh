@@ -1,6 +1,6 @@
 # Starts command one of the README (scripts/run) in the background on free ports, with a state
 # directory of its own, and waits until sagad answers its health check. Source it; it defines
-#   SAGAD_GRPC_ADDR, SAGAD_HTTP_ADDR, SAGAD_SHOP_PORT, run_pid, run_log,
+#   SAGAD_GRPC_ADDR, SAGAD_HTTP_ADDR, SAGAD_SHOP_PORT, SAGAD_BANK_PORTS, run_pid, run_log,
 #   fail MESSAGE      prints the message and the tail of scripts/run's output, exits 1
 #   stop_run          Ctrl-C to scripts/run (its process group), then waits up to 20 s
 # and removes everything on exit.
@@ -19,6 +19,7 @@ run_state=$(mktemp -d /var/tmp/sagad-run-XXXXXX)
 export SAGAD_STATE_DIR=$run_state SAGAD_PG_PORT=$(free_port)
 export SAGAD_GRPC_ADDR=127.0.0.1:$(free_port) SAGAD_HTTP_ADDR=127.0.0.1:$(free_port)
 export SAGAD_SHOP_PORT=$(free_port)
+export SAGAD_BANK_PORTS="$(free_port) $(free_port)"
 export SAGAD_BUILD_KIND=${SAGAD_BUILD_KIND:-Debug}
 run_log="$run_state/run.log"
 

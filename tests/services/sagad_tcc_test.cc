@@ -3,8 +3,10 @@
 // cancels every branch; a participant down during Confirm is called again with the same
 // idempotency key until it answers; a transaction left TRYING past its timeout is rolled back;
 // sagad killed with SIGKILL between Commit and the Confirms confirms them after its restart;
-// bad input gets the right code and writes nothing. The barrier itself is tested in
-// tests/sdk/barrier_test.cc.
+// bad input gets the right code and writes nothing. A saga with TCC steps confirms every
+// reservation after its last step succeeded, and on failure cancels them and confirms none.
+// The barrier itself is tested in tests/sdk/barrier_test.cc; money conservation with the
+// example bank services in tests/examples/bank_transfer_test.cc.
 #include <signal.h>
 
 #include <atomic>
@@ -12,8 +14,10 @@
 
 #include <pqxx/pqxx>
 
+#include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "saga/v1/saga_service.grpc.pb.h"
 #include "saga/v1/tcc_service.grpc.pb.h"
 #include "sdk/base/strings.h"
 #include "tests/fakes/recording_participant.h"
@@ -276,6 +280,80 @@ TEST_F(SagadTccTest, BadRequestsGetTheRightCodeAndWriteNothing) {
   EXPECT_EQ(Count("SELECT count(*) FROM tcc_transactions"), 1);
   EXPECT_EQ(Count("SELECT count(*) FROM tcc_branches"), 1);
   EXPECT_TRUE(participant_.calls().empty());
+}
+
+// hold_stock and hold_seat are TCC steps (Try = action, Cancel = compensation, Confirm); ship is
+// a plain step after both.
+TEST_F(SagadTccTest, ASagaConfirmsItsTccStepsAfterTheLastStepOrCancelsThemAll) {
+  participant_.SetScript("/shop.S/ship", [](const ParticipantCall& call, int) {
+    return call.payload == "fail" ? Reply{absl::FailedPreconditionError("no carrier")} : Reply{};
+  });
+  auto sagas = saga::v1::SagaService::NewStub(sagad_->channel());
+  saga::v1::RegisterDefinitionRequest request;
+  auto* d = request.mutable_definition();
+  d->set_name("trip");
+  for (const char* name : {"hold_stock", "hold_seat"}) {
+    auto* step = d->add_steps();
+    step->set_name(name);
+    step->set_kind(saga::v1::STEP_KIND_TCC);
+    for (auto [endpoint, method] :
+         {std::pair{step->mutable_action(), "Try"}, std::pair{step->mutable_compensation(), "Cancel"},
+          std::pair{step->mutable_confirm(), "Confirm"}}) {
+      endpoint->mutable_grpc()->set_target(participant_.target());
+      endpoint->mutable_grpc()->set_method(saga::StrCat("/shop.Holds/", method));
+    }
+  }
+  auto* ship = d->add_steps();
+  ship->set_name("ship");
+  ship->add_depends_on("hold_stock");
+  ship->add_depends_on("hold_seat");
+  ship->mutable_action()->mutable_grpc()->set_target(participant_.target());
+  ship->mutable_action()->mutable_grpc()->set_method("/shop.S/ship");
+  saga::v1::RegisterDefinitionResponse registered;
+  ASSERT_TRUE(sagas->RegisterDefinition(DeadlineContext().get(), request, &registered).ok());
+
+  auto run = [&](const std::string& ship_payload) {
+    saga::v1::StartSagaRequest start;
+    start.set_definition_name("trip");
+    start.set_wait_for_completion(true);
+    (*start.mutable_payloads())["ship"] = ship_payload;
+    saga::v1::StartSagaResponse started;
+    grpc::Status status = sagas->StartSaga(DeadlineContext(absl::Seconds(30)).get(), start, &started);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return started.saga();
+  };
+  // The calls of one saga, in the order the participant received them, as "step:operation".
+  auto calls_of = [&](const std::string& saga_id) {
+    std::vector<std::string> calls;
+    for (const ParticipantCall& call : participant_.calls()) {
+      if (call.saga_id == saga_id) calls.push_back(call.step + ":" + call.operation);
+    }
+    return calls;
+  };
+
+  const saga::v1::Saga completed = run("ok");
+  EXPECT_EQ(completed.state(), saga::v1::SAGA_STATE_COMPLETED) << completed.error();
+  std::vector<std::string> calls = calls_of(completed.saga_id());
+  ASSERT_EQ(calls.size(), 5u) << absl::StrJoin(calls, " ");
+  EXPECT_THAT(std::vector<std::string>(calls.begin(), calls.begin() + 2),
+              ::testing::UnorderedElementsAre("hold_stock:action", "hold_seat:action"));
+  EXPECT_EQ(calls[2], "ship:action");  // every Confirm after the last step
+  EXPECT_THAT(std::vector<std::string>(calls.begin() + 3, calls.end()),
+              ::testing::UnorderedElementsAre("hold_stock:confirm", "hold_seat:confirm"));
+  for (const auto& step : completed.steps()) {
+    if (step.name() != "ship") {
+      EXPECT_EQ(step.state(), saga::v1::STEP_STATE_CONFIRMED) << step.name();
+      EXPECT_EQ(step.confirm_attempts(), 1u);
+    }
+  }
+
+  const saga::v1::Saga failed = run("fail");
+  EXPECT_EQ(failed.state(), saga::v1::SAGA_STATE_COMPENSATED) << failed.error();
+  calls = calls_of(failed.saga_id());
+  EXPECT_THAT(calls, ::testing::UnorderedElementsAre("hold_stock:action", "hold_seat:action",
+                                                     "ship:action", "hold_stock:compensation",
+                                                     "hold_seat:compensation"));
+  EXPECT_THAT(saga::testing::InvariantOneViolations(failed, participant_), ::testing::IsEmpty());
 }
 
 }  // namespace
