@@ -22,25 +22,32 @@ constexpr char kParkedToken[] = "parked";
 grpc::ServerUnaryReactor* AdminServiceImpl::RetrySaga(grpc::CallbackServerContext* context,
                                                       const saga::v1::RetrySagaRequest* request,
                                                       saga::v1::RetrySagaResponse*) {
-  return NotBuiltYet(context, ValidateRequest(*request), "RetrySaga", kOperations);
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (Denied(*auth_, *context, Role::kAdmin, reactor)) return reactor;
+  return NotBuiltYet(reactor, ValidateRequest(*request), "RetrySaga", kOperations);
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::ReplayCompensation(
     grpc::CallbackServerContext* context, const saga::v1::ReplayCompensationRequest* request,
     saga::v1::ReplayCompensationResponse*) {
-  return NotBuiltYet(context, ValidateRequest(*request), "ReplayCompensation", kOperations);
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (Denied(*auth_, *context, Role::kAdmin, reactor)) return reactor;
+  return NotBuiltYet(reactor, ValidateRequest(*request), "ReplayCompensation", kOperations);
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::SkipStep(grpc::CallbackServerContext* context,
                                                      const saga::v1::SkipStepRequest* request,
                                                      saga::v1::SkipStepResponse*) {
-  return NotBuiltYet(context, ValidateRequest(*request), "SkipStep", kOperations);
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (Denied(*auth_, *context, Role::kAdmin, reactor)) return reactor;
+  return NotBuiltYet(reactor, ValidateRequest(*request), "SkipStep", kOperations);
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::GetHistory(grpc::CallbackServerContext* context,
                                                        const saga::v1::GetHistoryRequest* request,
                                                        saga::v1::GetHistoryResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (Denied(*auth_, *context, Role::kAdmin, reactor)) return reactor;
   if (absl::Status s = ValidateRequest(*request); !s.ok()) return FinishNow(reactor, s);
   uint64_t after = 0;
   if (!request->page_token().empty()) {
@@ -70,6 +77,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListQuarantined(
     grpc::CallbackServerContext* context, const saga::v1::ListQuarantinedRequest* request,
     saga::v1::ListQuarantinedResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (Denied(*auth_, *context, Role::kAdmin, reactor)) return reactor;
   if (absl::Status s = ValidateRequest(*request); !s.ok()) return FinishNow(reactor, s);
   coordinator::SagaQuery query;
   query.states = {saga::v1::SAGA_STATE_QUARANTINED};
@@ -84,6 +92,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListParked(grpc::CallbackServerConte
                                                        const saga::v1::ListParkedRequest* request,
                                                        saga::v1::ListParkedResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (Denied(*auth_, *context, Role::kAdmin, reactor)) return reactor;
   if (absl::Status s = ValidateRequest(*request); !s.ok()) return FinishNow(reactor, s);
   int64_t after = 0;
   if (!request->page_token().empty()) {
@@ -109,15 +118,17 @@ grpc::ServerUnaryReactor* AdminServiceImpl::RequeueParked(
     grpc::CallbackServerContext* context, const saga::v1::RequeueParkedRequest* request,
     saga::v1::RequeueParkedResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  Caller caller;
+  if (Denied(*auth_, *context, Role::kAdmin, reactor, &caller)) return reactor;
   if (absl::Status s = ValidateRequest(*request); !s.ok()) return FinishNow(reactor, s);
-  return RunBlocking(executor_, reactor, [this, request, response]() -> absl::Status {
+  return RunBlocking(executor_, reactor, [this, request, response, caller]() -> absl::Status {
     std::vector<std::string> ids(request->message_ids().begin(), request->message_ids().end());
     auto requeued = outbox::pg::RequeueParked(*pool_, "outbox", ids);
     if (!requeued.ok()) return requeued.status();
     response->set_requeued(static_cast<uint32_t>(*requeued));
     LogInfo("parked outbox messages requeued",
             {{"requested", saga::StrCat(ids.size())}, {"requeued", saga::StrCat(*requeued)},
-             {"reason", request->reason()}});
+             {"actor", caller.name}, {"reason", request->reason()}});
     return absl::OkStatus();
   });
 }

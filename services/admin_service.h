@@ -9,6 +9,7 @@
 #include "saga/v1/admin_service.grpc.pb.h"
 #include "sdk/base/blocking_executor.h"
 #include "sdk/pg/connection_pool.h"
+#include "services/auth.h"
 
 namespace saga::services {
 
@@ -16,8 +17,8 @@ class AdminServiceImpl final : public saga::v1::AdminService::CallbackService {
  public:
   // All must outlive the service.
   AdminServiceImpl(coordinator::SagaStore* store, pg::ConnectionPool* pool,
-                   BlockingExecutor* executor)
-      : store_(store), pool_(pool), executor_(executor) {}
+                   BlockingExecutor* executor, const Authenticator* auth)
+      : store_(store), pool_(pool), executor_(executor), auth_(auth) {}
 
   grpc::ServerUnaryReactor* RetrySaga(grpc::CallbackServerContext* context,
                                       const saga::v1::RetrySagaRequest* request,
@@ -45,6 +46,7 @@ class AdminServiceImpl final : public saga::v1::AdminService::CallbackService {
   coordinator::SagaStore* const store_;
   pg::ConnectionPool* const pool_;
   BlockingExecutor* const executor_;
+  const Authenticator* const auth_;
 };
 
 }  // namespace saga::services

@@ -30,6 +30,14 @@ ABSL_FLAG(std::string, log_level, "", "debug, info, warning or error (env SAGAD_
 ABSL_FLAG(std::string, lease_ttl, "",
           "how long a saga's lease lasts unrenewed, e.g. 10s (env SAGAD_LEASE_TTL)");
 ABSL_FLAG(std::string, instance_id, "", "this process's unique name (env SAGAD_INSTANCE_ID)");
+ABSL_FLAG(std::string, auth_tokens_file, "",
+          "a file of bearer tokens, lines \"<name> <client|admin> <token>\"; unset: no "
+          "authentication (env SAGAD_AUTH_TOKENS_FILE)");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM certificate chain for gRPC over TLS (env SAGAD_TLS_CERT_FILE)");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file (env SAGAD_TLS_KEY_FILE)");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "PEM CAs that sign client certificates: mutual TLS (env SAGAD_TLS_CLIENT_CA_FILE)");
 ABSL_FLAG(std::string, events_topic, "",
           "Kafka topic of saga lifecycle events (env SAGAD_EVENTS_TOPIC)");
 ABSL_FLAG(std::string, definitions, "",
@@ -213,6 +221,20 @@ absl::StatusOr<ServerConfig> LoadConfig(const std::function<const char*(const ch
   } else {
     return absl::InvalidArgumentError(saga::StrCat(
         "SAGAD_LOG_LEVEL: \"", level, "\" must be debug, info, warning or error"));
+  }
+  config.auth_tokens_file =
+      Setting(FLAGS_auth_tokens_file, "SAGAD_AUTH_TOKENS_FILE", "", getenv);
+  config.tls_cert_file = Setting(FLAGS_tls_cert_file, "SAGAD_TLS_CERT_FILE", "", getenv);
+  config.tls_key_file = Setting(FLAGS_tls_key_file, "SAGAD_TLS_KEY_FILE", "", getenv);
+  config.tls_client_ca_file =
+      Setting(FLAGS_tls_client_ca_file, "SAGAD_TLS_CLIENT_CA_FILE", "", getenv);
+  if (config.tls_cert_file.empty() != config.tls_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "SAGAD_TLS_CERT_FILE and SAGAD_TLS_KEY_FILE go together: set both for TLS, or neither");
+  }
+  if (!config.tls_client_ca_file.empty() && config.tls_cert_file.empty()) {
+    return absl::InvalidArgumentError(
+        "SAGAD_TLS_CLIENT_CA_FILE needs TLS: set SAGAD_TLS_CERT_FILE and SAGAD_TLS_KEY_FILE too");
   }
   return config;
 }

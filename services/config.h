@@ -27,6 +27,12 @@
 //   --descriptor_targets  SAGAD_DESCRIPTOR_TARGETS  (none) where its services are served:
 //                                                   "host:port" for all, or
 //                                                   "pkg.Svc=host:port,...[,host:port]"
+//   --auth_tokens_file    SAGAD_AUTH_TOKENS_FILE    (none: authentication off) bearer tokens
+//                                                   with roles (services/auth.h)
+//   --tls_cert_file       SAGAD_TLS_CERT_FILE       (none: plaintext gRPC) PEM certificate chain
+//   --tls_key_file        SAGAD_TLS_KEY_FILE        its PEM private key (with the certificate)
+//   --tls_client_ca_file  SAGAD_TLS_CLIENT_CA_FILE  (none) PEM CAs; set: mutual TLS, a client
+//                                                   certificate signed by one is required
 #ifndef SAGA_SERVICES_CONFIG_H_
 #define SAGA_SERVICES_CONFIG_H_
 
@@ -69,6 +75,10 @@ struct ServerConfig {
   int relay_max_attempts = 0;
   absl::Duration relay_poll_interval;
   absl::Duration kafka_delivery_timeout;
+  std::string auth_tokens_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_client_ca_file;
 
   bool embedded_kafka() const { return kafka_brokers == "embedded"; }
 };

@@ -14,10 +14,9 @@
 namespace saga::services {
 
 // `validation` is the request's validation result; `feature` names what is missing.
-inline grpc::ServerUnaryReactor* NotBuiltYet(grpc::CallbackServerContext* context,
+inline grpc::ServerUnaryReactor* NotBuiltYet(grpc::ServerUnaryReactor* reactor,
                                              const absl::Status& validation,
                                              std::string_view rpc, std::string_view feature) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(ToGrpcStatus(
       validation.ok() ? absl::UnimplementedError(saga::StrCat(
                             rpc, " is valid, but this sagad does not provide ", feature, " yet"))

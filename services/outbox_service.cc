@@ -11,6 +11,7 @@ grpc::ServerUnaryReactor* OutboxServiceImpl::Publish(grpc::CallbackServerContext
                                                      const saga::v1::PublishRequest* request,
                                                      saga::v1::PublishResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (Denied(*auth_, *context, Role::kClient, reactor)) return reactor;
   if (absl::Status s = outbox::ValidatePublishRequest(*request, limits_); !s.ok()) {
     return FinishNow(reactor, s);
   }

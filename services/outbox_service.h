@@ -8,6 +8,7 @@
 #include "saga/v1/outbox_service.grpc.pb.h"
 #include "sdk/base/blocking_executor.h"
 #include "sdk/pg/connection_pool.h"
+#include "services/auth.h"
 
 namespace saga::services {
 
@@ -15,8 +16,8 @@ class OutboxServiceImpl final : public saga::v1::OutboxService::CallbackService 
  public:
   // `pool` and `executor` must outlive the service.
   OutboxServiceImpl(pg::ConnectionPool* pool, BlockingExecutor* executor,
-                    outbox::MessageLimits limits)
-      : pool_(pool), executor_(executor), limits_(limits) {}
+                    outbox::MessageLimits limits, const Authenticator* auth)
+      : pool_(pool), executor_(executor), limits_(limits), auth_(auth) {}
 
   grpc::ServerUnaryReactor* Publish(grpc::CallbackServerContext* context,
                                     const saga::v1::PublishRequest* request,
@@ -26,6 +27,7 @@ class OutboxServiceImpl final : public saga::v1::OutboxService::CallbackService 
   pg::ConnectionPool* const pool_;
   BlockingExecutor* const executor_;
   const outbox::MessageLimits limits_;
+  const Authenticator* const auth_;
 };
 
 }  // namespace saga::services

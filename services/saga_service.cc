@@ -25,6 +25,7 @@ grpc::ServerUnaryReactor* SagaServiceImpl::RegisterDefinition(
     grpc::CallbackServerContext* context, const saga::v1::RegisterDefinitionRequest* request,
     saga::v1::RegisterDefinitionResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (Denied(*auth_, *context, Role::kClient, reactor)) return reactor;
   if (!request->has_definition()) {
     return FinishNow(reactor, absl::InvalidArgumentError("definition: is required"));
   }
@@ -41,6 +42,7 @@ grpc::ServerUnaryReactor* SagaServiceImpl::ImportDefinitions(
     grpc::CallbackServerContext* context, const saga::v1::ImportDefinitionsRequest* request,
     saga::v1::ImportDefinitionsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (Denied(*auth_, *context, Role::kClient, reactor)) return reactor;
   if (request->file_descriptor_set().size() > (4 << 20)) {
     return FinishNow(reactor, absl::InvalidArgumentError(
                                   "file_descriptor_set: at most 4 MiB; import fewer files"));
@@ -77,6 +79,7 @@ grpc::ServerUnaryReactor* SagaServiceImpl::GetDefinition(
     grpc::CallbackServerContext* context, const saga::v1::GetDefinitionRequest* request,
     saga::v1::GetDefinitionResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (Denied(*auth_, *context, Role::kClient, reactor)) return reactor;
   if (absl::Status s = ValidateRequest(*request); !s.ok()) return FinishNow(reactor, s);
   return RunBlocking(executor_, reactor, [this, request, response]() -> absl::Status {
     auto definition = registry_->Get(request->name(), request->version());
@@ -90,6 +93,7 @@ grpc::ServerUnaryReactor* SagaServiceImpl::ListDefinitions(
     grpc::CallbackServerContext* context, const saga::v1::ListDefinitionsRequest* request,
     saga::v1::ListDefinitionsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (Denied(*auth_, *context, Role::kClient, reactor)) return reactor;
   if (absl::Status s = ValidateRequest(*request); !s.ok()) return FinishNow(reactor, s);
   coordinator::DefinitionQuery query;
   query.name = request->name();
@@ -122,6 +126,7 @@ grpc::ServerUnaryReactor* SagaServiceImpl::StartSaga(grpc::CallbackServerContext
                                                      const saga::v1::StartSagaRequest* request,
                                                      saga::v1::StartSagaResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (Denied(*auth_, *context, Role::kClient, reactor)) return reactor;
   if (absl::Status s = ValidateRequest(*request, limits_); !s.ok()) return FinishNow(reactor, s);
   std::string traceparent;
   auto trace = context->client_metadata().find("traceparent");
@@ -169,6 +174,7 @@ grpc::ServerUnaryReactor* SagaServiceImpl::GetSaga(grpc::CallbackServerContext* 
                                                    const saga::v1::GetSagaRequest* request,
                                                    saga::v1::GetSagaResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (Denied(*auth_, *context, Role::kClient, reactor)) return reactor;
   if (absl::Status s = ValidateRequest(*request); !s.ok()) return FinishNow(reactor, s);
   return RunBlocking(executor_, reactor, [this, request, response]() -> absl::Status {
     auto saga = store_->Get(absl::AsciiStrToLower(request->saga_id()));
@@ -182,6 +188,7 @@ grpc::ServerUnaryReactor* SagaServiceImpl::ListSagas(grpc::CallbackServerContext
                                                      const saga::v1::ListSagasRequest* request,
                                                      saga::v1::ListSagasResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (Denied(*auth_, *context, Role::kClient, reactor)) return reactor;
   if (absl::Status s = ValidateRequest(*request); !s.ok()) return FinishNow(reactor, s);
   coordinator::SagaQuery query;
   for (int state : request->states()) query.states.push_back(state);
@@ -199,7 +206,10 @@ grpc::ServerUnaryReactor* SagaServiceImpl::ListSagas(grpc::CallbackServerContext
 }
 
 grpc::ServerWriteReactor<saga::v1::WatchSagaResponse>* SagaServiceImpl::WatchSaga(
-    grpc::CallbackServerContext*, const saga::v1::WatchSagaRequest* request) {
+    grpc::CallbackServerContext* context, const saga::v1::WatchSagaRequest* request) {
+  if (auto caller = auth_->Authorize(*context, Role::kClient); !caller.ok()) {
+    return new FinishedWriter<saga::v1::WatchSagaResponse>(ToGrpcStatus(caller.status()));
+  }
   absl::Status status = ValidateRequest(*request);
   if (!status.ok()) {
     return new FinishedWriter<saga::v1::WatchSagaResponse>(ToGrpcStatus(status));
@@ -212,10 +222,12 @@ grpc::ServerUnaryReactor* SagaServiceImpl::AbortSaga(grpc::CallbackServerContext
                                                      const saga::v1::AbortSagaRequest* request,
                                                      saga::v1::AbortSagaResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  Caller caller;
+  if (Denied(*auth_, *context, Role::kClient, reactor, &caller)) return reactor;
   if (absl::Status s = ValidateRequest(*request); !s.ok()) return FinishNow(reactor, s);
-  bool scheduled = executor_->Schedule([this, request, response, reactor] {
-    // Until authentication lands (issue #7) the actor is the caller's stated reason's author.
-    engine_->Abort(absl::AsciiStrToLower(request->saga_id()), "api-caller", request->reason(),
+  bool scheduled = executor_->Schedule([this, request, response, reactor, caller] {
+    // The actor in the history is the caller's token name ("anonymous" without authentication).
+    engine_->Abort(absl::AsciiStrToLower(request->saga_id()), caller.name, request->reason(),
                    [response, reactor](absl::StatusOr<saga::v1::Saga> saga) {
                      if (saga.ok()) *response->mutable_saga() = *std::move(saga);
                      reactor->Finish(ToGrpcStatus(saga.status()));

@@ -10,6 +10,7 @@
 #include "coordinator/saga_store.h"
 #include "saga/v1/saga_service.grpc.pb.h"
 #include "sdk/base/blocking_executor.h"
+#include "services/auth.h"
 #include "services/request_validation.h"
 
 namespace saga::services {
@@ -18,9 +19,10 @@ class SagaServiceImpl final : public saga::v1::SagaService::CallbackService {
  public:
   // Every pointer must outlive the service.
   SagaServiceImpl(coordinator::DefinitionRegistry* registry, coordinator::SagaEngine* engine,
-                  coordinator::SagaStore* store, BlockingExecutor* executor, RequestLimits limits)
+                  coordinator::SagaStore* store, BlockingExecutor* executor, RequestLimits limits,
+                  const Authenticator* auth)
       : registry_(registry), engine_(engine), store_(store), executor_(executor),
-        limits_(limits) {}
+        limits_(limits), auth_(auth) {}
 
   grpc::ServerUnaryReactor* RegisterDefinition(
       grpc::CallbackServerContext* context, const saga::v1::RegisterDefinitionRequest* request,
@@ -55,6 +57,7 @@ class SagaServiceImpl final : public saga::v1::SagaService::CallbackService {
   coordinator::SagaStore* const store_;
   BlockingExecutor* const executor_;
   const RequestLimits limits_;
+  const Authenticator* const auth_;
 };
 
 }  // namespace saga::services

@@ -1,6 +1,8 @@
 #include "services/sagad_server.h"
 
 #include <chrono>
+#include <fstream>
+#include <sstream>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
@@ -17,6 +19,42 @@
 #include "services/startup_definitions.h"
 
 namespace saga::services {
+
+namespace {
+
+absl::StatusOr<std::string> ReadPem(const std::string& path, std::string_view setting) {
+  std::ifstream file(path);
+  std::stringstream text;
+  if (file) text << file.rdbuf();
+  if (!file || text.str().empty()) {
+    return absl::InvalidArgumentError(
+        saga::StrCat(setting, ": cannot read a PEM file at \"", path, "\""));
+  }
+  return text.str();
+}
+
+// Plaintext, TLS, or mutual TLS (a client certificate signed by the configured CAs required).
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
+    const ServerConfig& config) {
+  if (config.tls_cert_file.empty()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions options;
+  auto cert = ReadPem(config.tls_cert_file, "SAGAD_TLS_CERT_FILE");
+  if (!cert.ok()) return cert.status();
+  auto key = ReadPem(config.tls_key_file, "SAGAD_TLS_KEY_FILE");
+  if (!key.ok()) return key.status();
+  options.pem_key_cert_pairs.push_back({*key, *cert});
+  if (!config.tls_client_ca_file.empty()) {
+    auto ca = ReadPem(config.tls_client_ca_file, "SAGAD_TLS_CLIENT_CA_FILE");
+    if (!ca.ok()) return ca.status();
+    options.pem_root_certs = *ca;
+    options.client_certificate_request =
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  LogInfo("gRPC over TLS", {{"mutual", config.tls_client_ca_file.empty() ? "no" : "yes"}});
+  return grpc::SslServerCredentials(options);
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<SagadServer>> SagadServer::Start(const ServerConfig& config) {
   std::unique_ptr<SagadServer> server(new SagadServer());
@@ -88,19 +126,34 @@ absl::StatusOr<std::unique_ptr<SagadServer>> SagadServer::Start(const ServerConf
     server->relays_ = *std::move(relays);
   }
 
+  if (config.auth_tokens_file.empty()) {
+    server->auth_ = Authenticator::Open();
+    LogWarning("authentication is off: every caller may call every RPC; set "
+               "SAGAD_AUTH_TOKENS_FILE to require bearer tokens");
+  } else {
+    auto auth = Authenticator::FromFile(config.auth_tokens_file);
+    if (!auth.ok()) return auth.status();
+    server->auth_ = *std::move(auth);
+    LogInfo("bearer tokens required", {{"tokens", saga::StrCat(server->auth_->token_count())}});
+  }
+  auto credentials = ServerCredentials(config);
+  if (!credentials.ok()) return credentials.status();
+
   server->executor_ = std::make_unique<BlockingExecutor>(config.worker_threads);
   RequestLimits limits{.max_payload_bytes = config.max_payload_bytes};
   server->saga_service_ = std::make_unique<SagaServiceImpl>(
       server->registry_.get(), server->engine_.get(), server->saga_store_.get(),
-      server->executor_.get(), limits);
+      server->executor_.get(), limits, server->auth_.get());
   server->tcc_service_ = std::make_unique<TccServiceImpl>(
-      limits, server->tcc_store_.get(), server->tcc_driver_.get(), server->executor_.get());
+      limits, server->tcc_store_.get(), server->tcc_driver_.get(), server->executor_.get(),
+      server->auth_.get());
   outbox::MessageLimits message_limits;
   message_limits.max_payload_bytes = config.max_payload_bytes;
   server->outbox_service_ = std::make_unique<OutboxServiceImpl>(
-      server->pool_.get(), server->executor_.get(), message_limits);
+      server->pool_.get(), server->executor_.get(), message_limits, server->auth_.get());
   server->admin_service_ = std::make_unique<AdminServiceImpl>(
-      server->saga_store_.get(), server->pool_.get(), server->executor_.get());
+      server->saga_store_.get(), server->pool_.get(), server->executor_.get(),
+      server->auth_.get());
 
   // Links health.proto's descriptors in, so reflection can describe grpc.health.v1.Health.
   (void)grpc::health::v1::HealthCheckRequest::descriptor();
@@ -108,7 +161,7 @@ absl::StatusOr<std::unique_ptr<SagadServer>> SagadServer::Start(const ServerConf
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(config.grpc_addr, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(config.grpc_addr, *credentials, &port);
   // Room for a request carrying several payloads of the maximum size.
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(std::min<size_t>(config.max_payload_bytes * 4 + (1 << 20), INT32_MAX)));

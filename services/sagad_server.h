@@ -25,6 +25,7 @@
 #include "sdk/base/blocking_executor.h"
 #include "sdk/pg/connection_pool.h"
 #include "services/admin_service.h"
+#include "services/auth.h"
 #include "services/config.h"
 #include "services/http_endpoint.h"
 #include "services/outbox_relays.h"
@@ -63,6 +64,7 @@ class SagadServer {
   std::unique_ptr<coordinator::tcc::TccDriver> tcc_driver_;
   std::unique_ptr<outbox::kafka::EmbeddedCluster> embedded_kafka_;
   std::unique_ptr<OutboxRelays> relays_;
+  std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<BlockingExecutor> executor_;
   std::unique_ptr<SagaServiceImpl> saga_service_;
   std::unique_ptr<TccServiceImpl> tcc_service_;

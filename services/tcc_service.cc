@@ -26,6 +26,7 @@ grpc::ServerUnaryReactor* TccServiceImpl::Begin(grpc::CallbackServerContext* con
                                                 const saga::v1::BeginRequest* request,
                                                 saga::v1::BeginResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (Denied(*auth_, *context, Role::kClient, reactor)) return reactor;
   if (absl::Status s = ValidateRequest(*request); !s.ok()) return FinishNow(reactor, s);
   return RunBlocking(executor_, reactor, [this, request, response]() -> absl::Status {
     auto t = store_->Begin(*request);
@@ -39,6 +40,7 @@ grpc::ServerUnaryReactor* TccServiceImpl::RegisterBranch(
     grpc::CallbackServerContext* context, const saga::v1::RegisterBranchRequest* request,
     saga::v1::RegisterBranchResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (Denied(*auth_, *context, Role::kClient, reactor)) return reactor;
   if (absl::Status s = ValidateRequest(*request, limits_); !s.ok()) return FinishNow(reactor, s);
   if (absl::Status s = RequireGrpcEndpoints(*request); !s.ok()) return FinishNow(reactor, s);
   return RunBlocking(executor_, reactor, [this, request, response]() -> absl::Status {
@@ -53,6 +55,7 @@ grpc::ServerUnaryReactor* TccServiceImpl::Commit(grpc::CallbackServerContext* co
                                                  const saga::v1::CommitRequest* request,
                                                  saga::v1::CommitResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (Denied(*auth_, *context, Role::kClient, reactor)) return reactor;
   if (absl::Status s = ValidateRequest(*request); !s.ok()) return FinishNow(reactor, s);
   return RunBlocking(executor_, reactor, [this, request, response]() -> absl::Status {
     auto t = store_->Decide(request->global_id(), /*commit=*/true, "");
@@ -67,6 +70,7 @@ grpc::ServerUnaryReactor* TccServiceImpl::Rollback(grpc::CallbackServerContext* 
                                                    const saga::v1::RollbackRequest* request,
                                                    saga::v1::RollbackResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (Denied(*auth_, *context, Role::kClient, reactor)) return reactor;
   if (absl::Status s = ValidateRequest(*request); !s.ok()) return FinishNow(reactor, s);
   return RunBlocking(executor_, reactor, [this, request, response]() -> absl::Status {
     auto t = store_->Decide(request->global_id(), /*commit=*/false, request->reason());
@@ -81,6 +85,7 @@ grpc::ServerUnaryReactor* TccServiceImpl::GetTransaction(
     grpc::CallbackServerContext* context, const saga::v1::GetTransactionRequest* request,
     saga::v1::GetTransactionResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (Denied(*auth_, *context, Role::kClient, reactor)) return reactor;
   if (absl::Status s = ValidateRequest(*request); !s.ok()) return FinishNow(reactor, s);
   return RunBlocking(executor_, reactor, [this, request, response]() -> absl::Status {
     std::vector<saga::v1::TccEvent> history;

@@ -9,6 +9,7 @@
 #include "coordinator/tcc/tcc_driver.h"
 #include "saga/v1/tcc_service.grpc.pb.h"
 #include "sdk/base/blocking_executor.h"
+#include "services/auth.h"
 #include "services/request_validation.h"
 
 namespace saga::services {
@@ -16,8 +17,9 @@ namespace saga::services {
 class TccServiceImpl final : public saga::v1::TccService::CallbackService {
  public:
   TccServiceImpl(RequestLimits limits, coordinator::tcc::PgTccStore* store,
-                 coordinator::tcc::TccDriver* driver, BlockingExecutor* executor)
-      : limits_(limits), store_(store), driver_(driver), executor_(executor) {}
+                 coordinator::tcc::TccDriver* driver, BlockingExecutor* executor,
+                 const Authenticator* auth)
+      : limits_(limits), store_(store), driver_(driver), executor_(executor), auth_(auth) {}
 
   grpc::ServerUnaryReactor* Begin(grpc::CallbackServerContext* context,
                                   const saga::v1::BeginRequest* request,
@@ -40,6 +42,7 @@ class TccServiceImpl final : public saga::v1::TccService::CallbackService {
   coordinator::tcc::PgTccStore* const store_;
   coordinator::tcc::TccDriver* const driver_;
   BlockingExecutor* const executor_;
+  const Authenticator* const auth_;
 };
 
 }  // namespace saga::services

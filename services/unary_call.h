@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "sdk/base/blocking_executor.h"
+#include "services/auth.h"
 #include "services/grpc_status.h"
 
 namespace saga::services {
@@ -26,6 +27,19 @@ inline grpc::ServerUnaryReactor* RunBlocking(BlockingExecutor* executor,
                                                         "another instance")));
   }
   return reactor;
+}
+
+// Finishes `reactor` with UNAUTHENTICATED or PERMISSION_DENIED and returns true unless the
+// caller of `context` holds `needed`; fills `caller` when given.
+inline bool Denied(const Authenticator& auth, const grpc::CallbackServerContext& context,
+                   Role needed, grpc::ServerUnaryReactor* reactor, Caller* caller = nullptr) {
+  absl::StatusOr<Caller> who = auth.Authorize(context, needed);
+  if (!who.ok()) {
+    reactor->Finish(ToGrpcStatus(who.status()));
+    return true;
+  }
+  if (caller != nullptr) *caller = *std::move(who);
+  return false;
 }
 
 // Finishes `reactor` at once with `status`.

@@ -31,8 +31,9 @@ std::string NewLogPath() {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<SagadProcess>> SagadProcess::Start(const std::string& pg_dsn,
-                                                                  std::vector<std::string> env) {
+absl::StatusOr<std::unique_ptr<SagadProcess>> SagadProcess::Start(
+    const std::string& pg_dsn, std::vector<std::string> env,
+    std::shared_ptr<grpc::ChannelCredentials> credentials) {
   std::unique_ptr<SagadProcess> sagad(new SagadProcess());
   sagad->grpc_port_ = PickFreePort();
   sagad->http_port_ = PickFreePort();
@@ -58,8 +59,9 @@ absl::StatusOr<std::unique_ptr<SagadProcess>> SagadProcess::Start(const std::str
   // gRPC's reconnect backoff, which would make every start take seconds.
   WaitFor([&] { return !sagad->process_->Running() || PortAcceptsConnections(sagad->grpc_port_); },
           absl::Seconds(30), absl::Milliseconds(10));
-  sagad->channel_ = grpc::CreateChannel(saga::StrCat("127.0.0.1:", sagad->grpc_port_),
-                                        grpc::InsecureChannelCredentials());
+  sagad->channel_ = grpc::CreateChannel(
+      saga::StrCat("127.0.0.1:", sagad->grpc_port_),
+      credentials != nullptr ? credentials : grpc::InsecureChannelCredentials());
   auto health = grpc::health::v1::Health::NewStub(sagad->channel_);
   bool serving = WaitFor(
       [&] {

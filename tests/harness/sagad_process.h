@@ -10,6 +10,7 @@
 
 #include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
+#include <grpcpp/security/credentials.h>
 
 #include "absl/status/statusor.h"
 #include "tests/harness/child_process.h"
@@ -19,9 +20,11 @@ namespace saga::testing {
 class SagadProcess {
  public:
   // `env` adds NAME=value settings; SAGAD_PG_DSN, SAGAD_GRPC_ADDR and SAGAD_HTTP_ADDR are set
-  // here unless given.
-  static absl::StatusOr<std::unique_ptr<SagadProcess>> Start(const std::string& pg_dsn,
-                                                             std::vector<std::string> env = {});
+  // here unless given. `credentials` are the channel's (default: plaintext), e.g. TLS for a
+  // sagad started with SAGAD_TLS_CERT_FILE.
+  static absl::StatusOr<std::unique_ptr<SagadProcess>> Start(
+      const std::string& pg_dsn, std::vector<std::string> env = {},
+      std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr);
 
   // Runs `sagad <args>` to completion with SAGAD_PG_DSN set; returns the exit code and fills
   // `output` with what it printed.

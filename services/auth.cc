@@ -1,0 +1,104 @@
+#include "services/auth.h"
+
+#include <openssl/sha.h>
+
+#include <fstream>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
+#include "sdk/base/strings.h"
+
+namespace saga::services {
+namespace {
+
+constexpr size_t kMinTokenLength = 16;
+
+std::string Digest(std::string_view token) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), digest);
+  return std::string(reinterpret_cast<const char*>(digest), sizeof(digest));
+}
+
+const char* RoleName(Role role) { return role == Role::kAdmin ? "admin" : "client"; }
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::FromFile(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) {
+    return absl::InvalidArgumentError(saga::StrCat(
+        "SAGAD_AUTH_TOKENS_FILE: cannot read \"", path, "\"; give a readable file of lines "
+        "\"<name> <client|admin> <token>\""));
+  }
+  std::unique_ptr<Authenticator> auth(new Authenticator());
+  auth->enabled_ = true;
+  std::string line;
+  for (int number = 1; std::getline(file, line); ++number) {
+    absl::string_view text = absl::StripAsciiWhitespace(line);
+    if (text.empty() || text[0] == '#') continue;
+    std::vector<absl::string_view> fields = absl::StrSplit(text, absl::ByAnyChar(" \t"),
+                                                           absl::SkipEmpty());
+    auto bad = [&](std::string_view what) {
+      return absl::InvalidArgumentError(saga::StrCat("SAGAD_AUTH_TOKENS_FILE ", path, " line ",
+                                                     number, ": ", what));
+    };
+    if (fields.size() != 3) return bad("expected \"<name> <client|admin> <token>\"");
+    Caller caller{.name = std::string(fields[0])};
+    if (fields[1] == "client") {
+      caller.role = Role::kClient;
+    } else if (fields[1] == "admin") {
+      caller.role = Role::kAdmin;
+    } else {
+      return bad(saga::StrCat("role \"", fields[1], "\" is neither client nor admin"));
+    }
+    if (fields[2].size() < kMinTokenLength) {
+      return bad(saga::StrCat("the token is shorter than ", kMinTokenLength, " characters"));
+    }
+    if (!auth->by_digest_.emplace(Digest({fields[2].data(), fields[2].size()}), caller).second) {
+      return bad("the same token is on an earlier line");
+    }
+  }
+  if (auth->by_digest_.empty()) {
+    return absl::InvalidArgumentError(saga::StrCat(
+        "SAGAD_AUTH_TOKENS_FILE ", path, " has no token; add lines \"<name> <client|admin> "
+        "<token>\" or unset it to turn authentication off"));
+  }
+  return auth;
+}
+
+std::unique_ptr<Authenticator> Authenticator::Open() {
+  return std::unique_ptr<Authenticator>(new Authenticator());
+}
+
+absl::StatusOr<Caller> Authenticator::Authorize(const grpc::ServerContextBase& context,
+                                                Role needed) const {
+  if (!enabled_) return Caller{.name = "anonymous", .role = Role::kAdmin};
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find("authorization");
+  if (it == metadata.end()) {
+    return absl::UnauthenticatedError(
+        "no credentials: send the metadata \"authorization: Bearer <token>\"");
+  }
+  absl::string_view value(it->second.data(), it->second.size());
+  constexpr absl::string_view kScheme = "Bearer ";
+  if (value.size() <= kScheme.size() ||
+      !absl::EqualsIgnoreCase(value.substr(0, kScheme.size()), kScheme)) {
+    return absl::UnauthenticatedError(
+        "the authorization metadata must be \"Bearer <token>\"");
+  }
+  const absl::string_view token = absl::StripAsciiWhitespace(value.substr(kScheme.size()));
+  auto caller = by_digest_.find(Digest({token.data(), token.size()}));
+  if (caller == by_digest_.end()) {
+    return absl::UnauthenticatedError("the bearer token is not valid for this sagad");
+  }
+  if (static_cast<int>(caller->second.role) < static_cast<int>(needed)) {
+    return absl::PermissionDeniedError(saga::StrCat(
+        "\"", caller->second.name, "\" has the role ", RoleName(caller->second.role),
+        "; this call needs the role ", RoleName(needed)));
+  }
+  return caller->second;
+}
+
+}  // namespace saga::services
