@@ -26,7 +26,7 @@ struct SagaEngine::Live {
   std::vector<saga::v1::SagaEvent> events;
   std::vector<Dispatch> dispatches;
   StartCallback start_done;
-  std::vector<SagaCallback> abort_done;
+  std::vector<SagaCallback> op_done;
 };
 
 namespace {
@@ -238,7 +238,7 @@ void SagaEngine::RunCommitter() {
     std::vector<SagaWrite> writes;
     std::vector<PreparedCall> calls;
     absl::flat_hash_map<std::string, StartCallback> start_done;
-    absl::flat_hash_map<std::string, std::vector<SagaCallback>> abort_done;
+    absl::flat_hash_map<std::string, std::vector<SagaCallback>> op_done;
     std::vector<saga::v1::SagaEvent> committed_events;
     {
       absl::MutexLock lock(&mu_);
@@ -299,8 +299,8 @@ void SagaEngine::RunCommitter() {
         live.dispatches.clear();
         if (live.start_done) start_done[id] = std::move(live.start_done);
         live.start_done = nullptr;
-        if (!live.abort_done.empty()) abort_done[id] = std::move(live.abort_done);
-        live.abort_done.clear();
+        if (!live.op_done.empty()) op_done[id] = std::move(live.op_done);
+        live.op_done.clear();
       }
     }
     if (writes.empty()) continue;
@@ -336,7 +336,7 @@ void SagaEngine::RunCommitter() {
           "the saga could not be made durable (", result.status().message(),
           "); retry with the same idempotency key"));
       for (auto& [id, cb] : start_done) cb(why);
-      for (auto& [id, cbs] : abort_done) {
+      for (auto& [id, cbs] : op_done) {
         for (auto& cb : cbs) cb(why);
       }
       continue;
@@ -392,7 +392,7 @@ void SagaEngine::RunCommitter() {
           it->second(StartResult{w.snapshot, true});
         }
       }
-      if (auto it = abort_done.find(id); it != abort_done.end()) {
+      if (auto it = op_done.find(id); it != op_done.end()) {
         for (auto& cb : it->second) {
           if (result->fenced.contains(id)) {
             cb(absl::AbortedError("the saga was taken over by another instance; retry"));
@@ -485,35 +485,66 @@ void SagaEngine::AwaitEnd(const std::string& saga_id, absl::Time deadline, SagaC
 
 void SagaEngine::Abort(const std::string& saga_id, const std::string& actor,
                        const std::string& reason, SagaCallback done) {
+  Operate(saga_id, /*ended_too=*/false,
+          [actor, reason](SagaInstance& instance, absl::Time now) {
+            return SagaMachine::Abort(instance, actor, reason, now);
+          },
+          std::move(done));
+}
+
+void SagaEngine::Operate(const std::string& saga_id, bool ended_too, SagaOperation operation,
+                         SagaCallback done) {
   {
     absl::MutexLock lock(&mu_);
     auto it = live_.find(saga_id);
     if (it != live_.end()) {
       Live& live = *it->second;
-      auto t = SagaMachine::Abort(live.instance, actor, reason, clock_->Now());
+      auto t = operation(live.instance, clock_->Now());
       if (!t.ok()) {
         mu_.Unlock();
         done(t.status());
         mu_.Lock();
         return;
       }
-      live.abort_done.push_back(std::move(done));
+      live.op_done.push_back(std::move(done));
       Apply(live, *std::move(t));
       MarkDirty(live);  // even with nothing new (already compensating), to answer the caller
       return;
     }
   }
-  // Driven elsewhere (or by nobody): take it over, fencing out its owner, then abort here.
-  auto stored = store_->ClaimOne(saga_id, options_.instance_id, options_.lease_ttl);
+  // Driven elsewhere (or by nobody, or ended): take it over, fencing out its owner, then act.
+  auto stored = store_->ClaimOne(saga_id, options_.instance_id, options_.lease_ttl, ended_too);
   if (!stored.ok()) return done(stored.status());
   auto compiled = Compiled(stored->saga.definition_name(), stored->saga.definition_version());
   if (!compiled.ok()) return done(compiled.status());
-  Adopt(*std::move(stored), *std::move(compiled), std::move(done), actor, reason);
+  Adopt(*std::move(stored), *std::move(compiled), std::move(operation), std::move(done));
+}
+
+absl::StatusOr<std::vector<std::string>> SagaEngine::ReplayPlan(const std::string& saga_id,
+                                                               const std::string& from_step) {
+  SagaInstance instance;
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto it = live_.find(saga_id); it != live_.end()) instance = it->second->instance;
+  }
+  if (instance.compiled == nullptr) {
+    auto saga = store_->Get(saga_id);
+    if (!saga.ok()) return saga.status();
+    auto compiled = Compiled(saga->definition_name(), saga->definition_version());
+    if (!compiled.ok()) return compiled.status();
+    instance.compiled = *std::move(compiled);
+    instance.saga = *std::move(saga);
+    instance.steps.resize(instance.saga.steps_size());
+  }
+  auto plan = SagaMachine::ReplayPlan(instance, from_step);
+  if (!plan.ok()) return plan.status();
+  std::vector<std::string> names;
+  for (int i : *plan) names.push_back(instance.saga.steps(i).name());
+  return names;
 }
 
 void SagaEngine::Adopt(StoredSaga stored, std::shared_ptr<const CompiledDefinition> compiled,
-                       SagaCallback abort_done, const std::string& actor,
-                       const std::string& reason) {
+                       SagaOperation operation, SagaCallback op_done) {
   auto live = std::make_unique<Live>();
   live->instance.compiled = std::move(compiled);
   live->instance.saga = std::move(stored.saga);
@@ -532,15 +563,17 @@ void SagaEngine::Adopt(StoredSaga stored, std::shared_ptr<const CompiledDefiniti
   Live& ref = *live;
   live_[id] = std::move(live);
   Apply(ref, SagaMachine::Resume(ref.instance, now));
-  if (abort_done) {
-    auto t = SagaMachine::Abort(ref.instance, actor, reason, now);
+  if (operation) {
+    auto t = operation(ref.instance, now);
     if (!t.ok()) {
+      // An ended saga taken over for nothing: let go of it (its lease lapses unused).
+      if (Ended(ref.instance.saga.state()) && !ref.dirty) live_.erase(id);
       mu_.Unlock();
-      abort_done(t.status());
+      op_done(t.status());
       mu_.Lock();
       return;
     }
-    ref.abort_done.push_back(std::move(abort_done));
+    ref.op_done.push_back(std::move(op_done));
     Apply(ref, *std::move(t));
     MarkDirty(ref);
   }
@@ -560,7 +593,7 @@ void SagaEngine::Recover() {
       continue;
     }
     LogInfo("resuming a saga whose lease expired", {{"saga_id", stored.saga.saga_id()}});
-    Adopt(std::move(stored), *std::move(compiled), nullptr, "", "");
+    Adopt(std::move(stored), *std::move(compiled), nullptr, nullptr);
   }
 }
 
@@ -614,7 +647,7 @@ void SagaEngine::DropAll(const absl::Status& why) {
     absl::MutexLock lock(&mu_);
     for (auto& [id, live] : live_) {
       if (live->start_done) answers.push_back([cb = std::move(live->start_done), why] { cb(why); });
-      for (auto& cb : live->abort_done) answers.push_back([cb = std::move(cb), why] { cb(why); });
+      for (auto& cb : live->op_done) answers.push_back([cb = std::move(cb), why] { cb(why); });
     }
     live_.clear();
     dirty_.clear();

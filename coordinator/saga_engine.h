@@ -96,6 +96,18 @@ class SagaEngine {
   void Abort(const std::string& saga_id, const std::string& actor, const std::string& reason,
              SagaCallback done);
 
+  // Applies an operator's action (one of SagaMachine's) to a saga, taking it over from another
+  // instance if needed, and from QUARANTINED or COMPENSATED too when `ended_too`. `done` runs
+  // with the saga once the action is durable, or with the action's error.
+  using SagaOperation = std::function<absl::StatusOr<Transition>(SagaInstance&, absl::Time)>;
+  void Operate(const std::string& saga_id, bool ended_too, SagaOperation operation,
+               SagaCallback done);
+
+  // The names of the steps a compensation replay of `saga_id` from `from_step` would run, in
+  // order (SagaMachine::ReplayPlan). Changes nothing.
+  absl::StatusOr<std::vector<std::string>> ReplayPlan(const std::string& saga_id,
+                                                      const std::string& from_step);
+
   // Calls `on_event` with each event of `saga_id` committed from now on; returns a handle for
   // Unsubscribe, after which it is never called. Events of sagas driven by other instances are
   // not seen here.
@@ -141,7 +153,7 @@ class SagaEngine {
   absl::StatusOr<std::shared_ptr<const CompiledDefinition>> Compiled(const std::string& name,
                                                                      uint32_t version);
   void Adopt(StoredSaga stored, std::shared_ptr<const CompiledDefinition> compiled,
-             SagaCallback abort_done, const std::string& actor, const std::string& reason);
+             SagaOperation operation, SagaCallback op_done);
   void Recover();
   void DropAll(const absl::Status& why);
 

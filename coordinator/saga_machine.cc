@@ -6,6 +6,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/hash/hash.h"
+#include "absl/strings/str_join.h"
 #include "coordinator/step_outcome.h"
 #include "sdk/base/strings.h"
 
@@ -354,6 +355,146 @@ class Rules {
     return absl::OkStatus();
   }
 
+  // Operator actions (AdminService): each is recorded with who did it and why.
+  void RecordOperator(int step, const std::string& what, const std::string& actor,
+                      const std::string& reason) {
+    Emit(SagaEvent::TYPE_OPERATOR_ACTION, step, 0, what, actor, reason);
+  }
+
+  // Back to COMPENSATING from QUARANTINED or COMPENSATED.
+  void Reopen() {
+    in_.saga.clear_end_time();
+    SetSagaState(saga::v1::SAGA_STATE_COMPENSATING, SagaEvent::TYPE_SAGA_COMPENSATING);
+  }
+
+  // A step whose compensation runs again: its action may have run, with a fresh retry budget.
+  void Recompensate(int i) {
+    Step(i).set_state(saga::v1::STEP_STATE_UNKNOWN);
+    Step(i).set_compensation_attempts(0);
+    in_.steps[i] = StepRuntime{};
+  }
+
+  static bool AwaitsCompensation(StepState s) {
+    return s == saga::v1::STEP_STATE_SUCCEEDED || s == saga::v1::STEP_STATE_UNKNOWN ||
+           s == saga::v1::STEP_STATE_COMPENSATING;
+  }
+
+  absl::StatusOr<std::vector<int>> ReplayPlan(const std::string& from_step) {
+    if (State() != saga::v1::SAGA_STATE_COMPENSATED &&
+        State() != saga::v1::SAGA_STATE_QUARANTINED) {
+      return absl::FailedPreconditionError(saga::StrCat(
+          "saga ", in_.saga.saga_id(), " is ", saga::v1::SagaState_Name(State()),
+          "; compensations are replayed only for COMPENSATED or QUARANTINED sagas"));
+    }
+    std::vector<bool> chosen(StepCount(), false);
+    int from = -1;
+    if (!from_step.empty()) {
+      for (int i = 0; i < StepCount(); ++i) {
+        if (Def(i).name() == from_step) from = i;
+      }
+      if (from < 0) {
+        return absl::NotFoundError(saga::StrCat("saga ", in_.saga.saga_id(), " has no step \"",
+                                                from_step, "\""));
+      }
+    }
+    auto ran = [&](int i) {
+      const StepState s = Step(i).state();
+      return AwaitsCompensation(s) || s == saga::v1::STEP_STATE_COMPENSATED;
+    };
+    for (int i = 0; i < StepCount(); ++i) {
+      bool in_scope = from < 0 || i == from;
+      if (from >= 0) {  // the steps `from` depends on, directly or not
+        for (int d : in_.compiled->dependents[i]) in_scope = in_scope || d == from;
+      }
+      // Compensations still owed run too, whatever the scope.
+      chosen[i] = Def(i).has_compensation() &&
+                  ((in_scope && ran(i)) || AwaitsCompensation(Step(i).state()));
+    }
+    // Reverse dependency order: a step once every chosen step that depends on it is placed.
+    std::vector<int> plan;
+    std::vector<bool> placed(StepCount(), false);
+    for (bool progress = true; progress;) {
+      progress = false;
+      for (int i = StepCount() - 1; i >= 0; --i) {
+        if (!chosen[i] || placed[i]) continue;
+        bool ready = true;
+        for (int d : in_.compiled->dependents[i]) ready = ready && (!chosen[d] || placed[d]);
+        if (!ready) continue;
+        placed[i] = true;
+        plan.push_back(i);
+        progress = true;
+      }
+    }
+    return plan;
+  }
+
+  absl::Status ReplayCompensation(const std::string& from_step, const std::string& actor,
+                                  const std::string& reason) {
+    auto plan = ReplayPlan(from_step);
+    if (!plan.ok()) return plan.status();
+    if (plan->empty()) {
+      return absl::FailedPreconditionError(saga::StrCat(
+          "saga ", in_.saga.saga_id(), " has no compensation to replay",
+          from_step.empty() ? "" : saga::StrCat(" from step ", from_step)));
+    }
+    std::vector<std::string> names;
+    for (int i : *plan) names.push_back(Def(i).name());
+    RecordOperator(-1, saga::StrCat("replay compensations: ", absl::StrJoin(names, ", ")), actor,
+                   reason);
+    Reopen();
+    for (int i : *plan) Recompensate(i);
+    Advance();
+    return absl::OkStatus();
+  }
+
+  absl::Status Retry(const std::string& actor, const std::string& reason) {
+    if (State() != saga::v1::SAGA_STATE_QUARANTINED) {
+      return absl::FailedPreconditionError(saga::StrCat(
+          "saga ", in_.saga.saga_id(), " is ", saga::v1::SagaState_Name(State()),
+          "; only a QUARANTINED saga is retried (ReplayCompensation runs compensations again)"));
+    }
+    RecordOperator(-1, "retry the failed compensations", actor, reason);
+    Reopen();
+    for (int i = 0; i < StepCount(); ++i) {
+      if (Step(i).state() == saga::v1::STEP_STATE_COMPENSATING) Recompensate(i);
+    }
+    Advance();
+    return absl::OkStatus();
+  }
+
+  absl::Status Skip(const std::string& step_name, const std::string& actor,
+                    const std::string& reason) {
+    int i = -1;
+    for (int j = 0; j < StepCount(); ++j) {
+      if (Def(j).name() == step_name) i = j;
+    }
+    if (i < 0) {
+      return absl::NotFoundError(
+          saga::StrCat("saga ", in_.saga.saga_id(), " has no step \"", step_name, "\""));
+    }
+    const StepState s = Step(i).state();
+    const bool running = State() == saga::v1::SAGA_STATE_RUNNING &&
+                         (s == saga::v1::STEP_STATE_RUNNING || s == saga::v1::STEP_STATE_CONFIRMING);
+    const bool compensating = (State() == saga::v1::SAGA_STATE_COMPENSATING ||
+                               State() == saga::v1::SAGA_STATE_QUARANTINED) &&
+                              AwaitsCompensation(s);
+    if (!running && !compensating) {
+      return absl::FailedPreconditionError(saga::StrCat(
+          "step ", step_name, " is ", saga::v1::StepState_Name(s), " in a ",
+          saga::v1::SagaState_Name(State()), " saga; only a step being run, confirmed or "
+          "compensated can be skipped"));
+    }
+    RecordOperator(i, saga::StrCat("skip ", running ? "the action" : "the compensation", " of ",
+                                   step_name, " (", saga::v1::StepState_Name(s), ")"),
+                   actor, reason);
+    if (State() == saga::v1::SAGA_STATE_QUARANTINED) Reopen();
+    Step(i).set_state(saga::v1::STEP_STATE_SKIPPED);
+    SetTime(Step(i).mutable_end_time(), now_);
+    in_.steps[i] = StepRuntime{};  // a late answer or a pending retry no longer counts
+    Advance();
+    return absl::OkStatus();
+  }
+
   void Resume() {
     for (int i = 0; i < StepCount(); ++i) {
       in_.steps[i] = StepRuntime{};
@@ -480,6 +621,40 @@ absl::StatusOr<Transition> SagaMachine::Abort(SagaInstance& instance, const std:
                                               const std::string& reason, absl::Time now) {
   Transition out;
   absl::Status status = Rules(instance, now, out).Abort(actor, reason);
+  if (!status.ok()) return status;
+  return out;
+}
+
+absl::StatusOr<std::vector<int>> SagaMachine::ReplayPlan(SagaInstance& instance,
+                                                         const std::string& from_step) {
+  Transition unused;
+  return Rules(instance, absl::InfinitePast(), unused).ReplayPlan(from_step);
+}
+
+absl::StatusOr<Transition> SagaMachine::ReplayCompensation(SagaInstance& instance,
+                                                           const std::string& from_step,
+                                                           const std::string& actor,
+                                                           const std::string& reason,
+                                                           absl::Time now) {
+  Transition out;
+  absl::Status status = Rules(instance, now, out).ReplayCompensation(from_step, actor, reason);
+  if (!status.ok()) return status;
+  return out;
+}
+
+absl::StatusOr<Transition> SagaMachine::Retry(SagaInstance& instance, const std::string& actor,
+                                              const std::string& reason, absl::Time now) {
+  Transition out;
+  absl::Status status = Rules(instance, now, out).Retry(actor, reason);
+  if (!status.ok()) return status;
+  return out;
+}
+
+absl::StatusOr<Transition> SagaMachine::SkipStep(SagaInstance& instance, const std::string& step,
+                                                 const std::string& actor,
+                                                 const std::string& reason, absl::Time now) {
+  Transition out;
+  absl::Status status = Rules(instance, now, out).Skip(step, actor, reason);
   if (!status.ok()) return status;
   return out;
 }

@@ -104,6 +104,32 @@ class SagaMachine {
   static absl::StatusOr<Transition> Abort(SagaInstance& instance, const std::string& actor,
                                           const std::string& reason, absl::Time now);
 
+  // Operator actions (AdminService). Each records TYPE_OPERATOR_ACTION with `actor` and
+  // `reason`, and keeps the same idempotency keys, so a participant's barrier applies each
+  // compensation at most once however often it is replayed.
+  //
+  // The compensations a replay runs, in order (reverse dependency order; steps with no order
+  // between them run together): `from_step` and the steps it depends on (every step when
+  // empty) whose action ran or may have run, plus any compensation still owed, of steps that
+  // have a compensation. FAILED_PRECONDITION unless the saga is COMPENSATED or QUARANTINED,
+  // NOT_FOUND for an unknown step. Changes nothing.
+  static absl::StatusOr<std::vector<int>> ReplayPlan(SagaInstance& instance,
+                                                     const std::string& from_step);
+  // Runs that plan: the saga is COMPENSATING again, each planned step's compensation with a
+  // fresh retry budget.
+  static absl::StatusOr<Transition> ReplayCompensation(SagaInstance& instance,
+                                                       const std::string& from_step,
+                                                       const std::string& actor,
+                                                       const std::string& reason, absl::Time now);
+  // A QUARANTINED saga compensates again from where it stopped.
+  static absl::StatusOr<Transition> Retry(SagaInstance& instance, const std::string& actor,
+                                          const std::string& reason, absl::Time now);
+  // Marks a step SKIPPED: its action (or Confirm) in a running saga, or its compensation in a
+  // compensating or quarantined one, counts as done, and the saga goes on.
+  static absl::StatusOr<Transition> SkipStep(SagaInstance& instance, const std::string& step,
+                                             const std::string& actor, const std::string& reason,
+                                             absl::Time now);
+
   // After recovery: re-sends every call that may have been in flight when the previous owner
   // stopped (same idempotency keys, so participants apply each once).
   static Transition Resume(SagaInstance& instance, absl::Time now);

@@ -81,10 +81,10 @@ class SagaStore {
                                                                int limit) = 0;
 
   // Takes over one saga in flight whatever its lease, raising its epoch (its previous owner's
-  // writes are refused from then on). NOT_FOUND when absent, FAILED_PRECONDITION when it is
-  // not in flight (terminal or quarantined).
+  // writes are refused from then on); with `ended_too`, a QUARANTINED or COMPENSATED one too
+  // (an operator's action). NOT_FOUND when absent, FAILED_PRECONDITION in another state.
   virtual absl::StatusOr<StoredSaga> ClaimOne(const std::string& saga_id, const std::string& owner,
-                                              absl::Duration lease) = 0;
+                                              absl::Duration lease, bool ended_too = false) = 0;
 
   // Extends every lease `owner` holds to now + `lease`.
   virtual absl::Status RenewLeases(const std::string& owner, absl::Duration lease) = 0;

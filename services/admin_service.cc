@@ -1,11 +1,12 @@
 #include "services/admin_service.h"
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/synchronization/notification.h"
 #include "outbox/pg/parked_messages.h"
 #include "sdk/base/log.h"
 #include "sdk/base/strings.h"
-#include "services/not_built_yet.h"
 #include "services/page_token.h"
 #include "services/saga_list.h"
 #include "services/request_validation.h"
@@ -13,34 +14,168 @@
 
 namespace saga::services {
 namespace {
-constexpr char kOperations[] = "operator actions (issue #7)";
 constexpr char kHistoryToken[] = "history";
 constexpr char kQuarantinedToken[] = "quarantined";
 constexpr char kParkedToken[] = "parked";
 }  // namespace
 
+namespace {
+
+// Runs an engine action and waits for its answer (on a blocking-executor thread).
+absl::StatusOr<saga::v1::Saga> Await(
+    const std::function<void(coordinator::SagaEngine::SagaCallback)>& start) {
+  absl::Notification done;
+  absl::StatusOr<saga::v1::Saga> result = absl::UnknownError("no answer");
+  start([&](absl::StatusOr<saga::v1::Saga> saga) {
+    result = std::move(saga);
+    done.Notify();
+  });
+  done.WaitForNotification();
+  return result;
+}
+
+absl::Time ToTime(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+}  // namespace
+
 grpc::ServerUnaryReactor* AdminServiceImpl::RetrySaga(grpc::CallbackServerContext* context,
                                                       const saga::v1::RetrySagaRequest* request,
-                                                      saga::v1::RetrySagaResponse*) {
+                                                      saga::v1::RetrySagaResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (Denied(*auth_, *context, Role::kAdmin, reactor)) return reactor;
-  return NotBuiltYet(reactor, ValidateRequest(*request), "RetrySaga", kOperations);
+  Caller caller;
+  if (Denied(*auth_, *context, Role::kAdmin, reactor, &caller)) return reactor;
+  if (absl::Status s = ValidateRequest(*request); !s.ok()) return FinishNow(reactor, s);
+  return RunBlocking(executor_, reactor, [this, request, response, caller]() -> absl::Status {
+    auto saga = Await([&](coordinator::SagaEngine::SagaCallback done) {
+      engine_->Operate(absl::AsciiStrToLower(request->saga_id()), /*ended_too=*/true,
+                       [&](coordinator::SagaInstance& instance, absl::Time now) {
+                         return coordinator::SagaMachine::Retry(instance, caller.name,
+                                                               request->reason(), now);
+                       },
+                       std::move(done));
+    });
+    if (!saga.ok()) return saga.status();
+    *response->mutable_saga() = *std::move(saga);
+    return absl::OkStatus();
+  });
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::ReplayCompensation(
     grpc::CallbackServerContext* context, const saga::v1::ReplayCompensationRequest* request,
-    saga::v1::ReplayCompensationResponse*) {
+    saga::v1::ReplayCompensationResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (Denied(*auth_, *context, Role::kAdmin, reactor)) return reactor;
-  return NotBuiltYet(reactor, ValidateRequest(*request), "ReplayCompensation", kOperations);
+  Caller caller;
+  if (Denied(*auth_, *context, Role::kAdmin, reactor, &caller)) return reactor;
+  if (absl::Status s = ValidateRequest(*request); !s.ok()) return FinishNow(reactor, s);
+  return RunBlocking(executor_, reactor, [this, request, response, caller]() -> absl::Status {
+    // The sagas: one by id, or those of the filter that are COMPENSATED or QUARANTINED.
+    std::vector<std::string> ids;
+    if (request->has_filter()) {
+      const saga::v1::SagaFilter& filter = request->filter();
+      coordinator::SagaQuery query;
+      query.definition_name = filter.definition_name();
+      for (int state : filter.states()) {
+        if (state == saga::v1::SAGA_STATE_COMPENSATED ||
+            state == saga::v1::SAGA_STATE_QUARANTINED) {
+          query.states.push_back(state);
+        }
+      }
+      if (filter.states_size() > 0 && query.states.empty()) {
+        return absl::InvalidArgumentError(
+            "filter.states: compensations are replayed only for SAGA_STATE_COMPENSATED or "
+            "SAGA_STATE_QUARANTINED sagas");
+      }
+      if (query.states.empty()) {
+        query.states = {saga::v1::SAGA_STATE_COMPENSATED, saga::v1::SAGA_STATE_QUARANTINED};
+      }
+      if (filter.has_created_after()) query.created_after = ToTime(filter.created_after());
+      if (filter.has_created_before()) query.created_before = ToTime(filter.created_before());
+      const size_t limit = request->limit() == 0 ? 1000 : static_cast<size_t>(request->limit());
+      query.limit = 500;
+      while (ids.size() < limit) {
+        auto page = store_->List(query);
+        if (!page.ok()) return page.status();
+        for (const saga::v1::Saga& saga : page->sagas) {
+          if (ids.size() < limit &&
+              absl::StrContains(saga.error(), filter.error_contains())) {
+            ids.push_back(saga.saga_id());
+          }
+        }
+        if (!page->more || page->sagas.empty()) break;
+        const saga::v1::Saga& last = page->sagas.back();
+        query.after = std::make_pair(ToTime(last.create_time()), last.saga_id());
+      }
+    } else {
+      ids.push_back(absl::AsciiStrToLower(request->saga_id()));
+    }
+
+    response->set_dry_run(request->dry_run());
+    uint32_t sagas = 0;
+    for (const std::string& id : ids) {
+      auto plan = engine_->ReplayPlan(id, request->from_step());
+      if (!plan.ok()) {
+        if (request->has_filter()) continue;  // changed meanwhile, or nothing to do
+        return plan.status();
+      }
+      if (plan->empty()) {
+        if (request->has_filter()) continue;
+        return absl::FailedPreconditionError(saga::StrCat("saga ", id,
+                                                          " has no compensation to replay"));
+      }
+      if (!request->dry_run()) {
+        auto replayed = Await([&](coordinator::SagaEngine::SagaCallback done) {
+          engine_->Operate(id, /*ended_too=*/true,
+                           [&](coordinator::SagaInstance& instance, absl::Time now) {
+                             return coordinator::SagaMachine::ReplayCompensation(
+                                 instance, request->from_step(), caller.name, request->reason(),
+                                 now);
+                           },
+                           std::move(done));
+        });
+        if (!replayed.ok()) {
+          if (request->has_filter()) continue;
+          return replayed.status();
+        }
+      }
+      ++sagas;
+      uint32_t order = 0;
+      for (const std::string& step : *plan) {
+        saga::v1::PlannedCompensation* planned = response->add_plan();
+        planned->set_saga_id(id);
+        planned->set_step(step);
+        planned->set_order(++order);
+      }
+    }
+    response->set_saga_count(sagas);
+    LogInfo(request->dry_run() ? "compensation replay planned (dry run)" : "compensations replayed",
+            {{"sagas", saga::StrCat(sagas)}, {"compensations", saga::StrCat(response->plan_size())},
+             {"actor", caller.name}, {"reason", request->reason()}});
+    return absl::OkStatus();
+  });
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::SkipStep(grpc::CallbackServerContext* context,
                                                      const saga::v1::SkipStepRequest* request,
-                                                     saga::v1::SkipStepResponse*) {
+                                                     saga::v1::SkipStepResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (Denied(*auth_, *context, Role::kAdmin, reactor)) return reactor;
-  return NotBuiltYet(reactor, ValidateRequest(*request), "SkipStep", kOperations);
+  Caller caller;
+  if (Denied(*auth_, *context, Role::kAdmin, reactor, &caller)) return reactor;
+  if (absl::Status s = ValidateRequest(*request); !s.ok()) return FinishNow(reactor, s);
+  return RunBlocking(executor_, reactor, [this, request, response, caller]() -> absl::Status {
+    auto saga = Await([&](coordinator::SagaEngine::SagaCallback done) {
+      engine_->Operate(absl::AsciiStrToLower(request->saga_id()), /*ended_too=*/true,
+                       [&](coordinator::SagaInstance& instance, absl::Time now) {
+                         return coordinator::SagaMachine::SkipStep(
+                             instance, request->step(), caller.name, request->reason(), now);
+                       },
+                       std::move(done));
+    });
+    if (!saga.ok()) return saga.status();
+    *response->mutable_saga() = *std::move(saga);
+    return absl::OkStatus();
+  });
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::GetHistory(grpc::CallbackServerContext* context,

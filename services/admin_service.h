@@ -1,10 +1,13 @@
-// AdminServiceImpl serves saga.v1.AdminService. Every RPC validates its input (ids, reasons,
-// filters, page sizes). GetHistory and ListQuarantined read the SagaStore; ListParked and
-// RequeueParked work on sagad's own outbox table; the operator actions on sagas come with the
-// operations issue (#7): until then valid requests for them answer UNIMPLEMENTED.
+// AdminServiceImpl serves saga.v1.AdminService (admin role). Every RPC validates its input (ids,
+// reasons, filters, page sizes). GetHistory and ListQuarantined read the SagaStore; ListParked
+// and RequeueParked work on sagad's own outbox table. RetrySaga, ReplayCompensation and SkipStep
+// are the operator actions of coordinator/saga_machine.h, applied through the engine (which
+// takes the saga over from whichever instance drives it) and recorded in the saga's history
+// with the caller's name and reason.
 #ifndef SAGA_SERVICES_ADMIN_SERVICE_H_
 #define SAGA_SERVICES_ADMIN_SERVICE_H_
 
+#include "coordinator/saga_engine.h"
 #include "coordinator/saga_store.h"
 #include "saga/v1/admin_service.grpc.pb.h"
 #include "sdk/base/blocking_executor.h"
@@ -16,9 +19,10 @@ namespace saga::services {
 class AdminServiceImpl final : public saga::v1::AdminService::CallbackService {
  public:
   // All must outlive the service.
-  AdminServiceImpl(coordinator::SagaStore* store, pg::ConnectionPool* pool,
-                   BlockingExecutor* executor, const Authenticator* auth)
-      : store_(store), pool_(pool), executor_(executor), auth_(auth) {}
+  AdminServiceImpl(coordinator::SagaStore* store, coordinator::SagaEngine* engine,
+                   pg::ConnectionPool* pool, BlockingExecutor* executor,
+                   const Authenticator* auth)
+      : store_(store), engine_(engine), pool_(pool), executor_(executor), auth_(auth) {}
 
   grpc::ServerUnaryReactor* RetrySaga(grpc::CallbackServerContext* context,
                                       const saga::v1::RetrySagaRequest* request,
@@ -44,6 +48,7 @@ class AdminServiceImpl final : public saga::v1::AdminService::CallbackService {
 
  private:
   coordinator::SagaStore* const store_;
+  coordinator::SagaEngine* const engine_;
   pg::ConnectionPool* const pool_;
   BlockingExecutor* const executor_;
   const Authenticator* const auth_;

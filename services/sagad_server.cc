@@ -152,7 +152,7 @@ absl::StatusOr<std::unique_ptr<SagadServer>> SagadServer::Start(const ServerConf
   server->outbox_service_ = std::make_unique<OutboxServiceImpl>(
       server->pool_.get(), server->executor_.get(), message_limits, server->auth_.get());
   server->admin_service_ = std::make_unique<AdminServiceImpl>(
-      server->saga_store_.get(), server->pool_.get(), server->executor_.get(),
+      server->saga_store_.get(), server->engine_.get(), server->pool_.get(), server->executor_.get(),
       server->auth_.get());
 
   // Links health.proto's descriptors in, so reflection can describe grpc.health.v1.Health.

@@ -264,15 +264,16 @@ absl::StatusOr<std::vector<StoredSaga>> PgSagaStore::ClaimExpired(const std::str
 
 absl::StatusOr<StoredSaga> PgSagaStore::ClaimOne(const std::string& saga_id,
                                                  const std::string& owner,
-                                                 absl::Duration lease) {
+                                                 absl::Duration lease, bool ended_too) {
   absl::StatusOr<StoredSaga> claimed = absl::NotFoundError(saga::StrCat("no saga has id ", saga_id));
   absl::Status status = pool_->Run("taking over a saga", [&](pqxx::connection& conn) {
     pqxx::work tx(conn);
     pqxx::result rows = tx.exec_params(
         "UPDATE sagas SET owner = $2, lease_epoch = lease_epoch + 1, "
         "lease_expires_at = now() + $3 * interval '1 millisecond' "
-        "WHERE saga_id = $1 AND state IN (1, 2) RETURNING " + std::string(kClaimedColumns),
-        saga_id, owner, Millis(lease));
+        "WHERE saga_id = $1 AND state = ANY($4::smallint[]) RETURNING " +
+            std::string(kClaimedColumns),
+        saga_id, owner, Millis(lease), ended_too ? "{1,2,4,5}" : "{1,2}");
     if (!rows.empty()) {
       claimed = ParseClaimed(rows[0]);
     } else {
@@ -281,7 +282,8 @@ absl::StatusOr<StoredSaga> PgSagaStore::ClaimOne(const std::string& saga_id,
         claimed = absl::FailedPreconditionError(saga::StrCat(
             "saga ", saga_id, " is ",
             saga::v1::SagaState_Name(static_cast<saga::v1::SagaState>(state[0][0].as<int>())),
-            "; only a running saga can be aborted"));
+            ended_too ? "; only a running, compensated or quarantined saga can be acted on"
+                      : "; only a running saga can be aborted"));
       }
     }
     tx.commit();

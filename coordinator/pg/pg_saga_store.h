@@ -23,7 +23,7 @@ class PgSagaStore : public SagaStore {
   absl::StatusOr<std::vector<StoredSaga>> ClaimExpired(const std::string& owner,
                                                        absl::Duration lease, int limit) override;
   absl::StatusOr<StoredSaga> ClaimOne(const std::string& saga_id, const std::string& owner,
-                                      absl::Duration lease) override;
+                                      absl::Duration lease, bool ended_too = false) override;
   absl::Status RenewLeases(const std::string& owner, absl::Duration lease) override;
   absl::StatusOr<saga::v1::Saga> Get(const std::string& saga_id) override;
   absl::StatusOr<SagaPage> List(const SagaQuery& query) override;

@@ -261,6 +261,102 @@ TEST(SagaMachineTest, ACompensationThatKeepsFailingQuarantinesTheSaga) {
   EXPECT_THAT(d.Take(), ElementsAre("a:c", "a:c"));  // the two retries, nothing after
 }
 
+// a -> b -> c; c refused, b's compensation keeps failing: QUARANTINED with b and a owed.
+Driver Quarantined() {
+  Driver d(Compile(std::string("name: \"o\"\n") + kFastRetries + Step("a") +
+                   Step("b", "depends_on: \"a\"") + Step("c", "depends_on: \"b\"")));
+  d.Start();
+  d.Answer("a", Operation::kAction, kOk);
+  d.Answer("b", Operation::kAction, kOk);
+  d.Answer("c", Operation::kAction, kRefused);
+  for (int i = 0; i < 3; ++i) {
+    d.Answer("b", Operation::kCompensation, kDown);
+    d.Advance(absl::Milliseconds(5));
+  }
+  d.Take();
+  return d;
+}
+
+TEST(SagaMachineTest, RetryResumesAQuarantinedSagaWithAFreshBudget) {
+  Driver d = Quarantined();
+  ASSERT_EQ(d.state(), saga::v1::SAGA_STATE_QUARANTINED);
+  auto t = SagaMachine::Retry(d.instance(), "oncall", "stock service fixed", kT0);
+  ASSERT_TRUE(t.ok()) << t.status();
+  d.Apply(*t);
+  EXPECT_EQ(d.events()[d.events().size() - 3], SagaEvent::TYPE_OPERATOR_ACTION);
+  EXPECT_THAT(d.Take(), ElementsAre("b:c"));
+  d.Answer("b", Operation::kCompensation, kDown);  // within the fresh budget: retried
+  d.Advance(absl::Milliseconds(5));
+  EXPECT_THAT(d.Take(), ElementsAre("b:c"));
+  d.Answer("b", Operation::kCompensation, kOk);
+  EXPECT_THAT(d.Take(), ElementsAre("a:c"));
+  d.Answer("a", Operation::kCompensation, kOk);
+  EXPECT_EQ(d.state(), saga::v1::SAGA_STATE_COMPENSATED);
+  // Only a quarantined saga is retried.
+  EXPECT_EQ(SagaMachine::Retry(d.instance(), "oncall", "again", kT0).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(SagaMachineTest, ReplayRunsItsPlanInReverseDependencyOrder) {
+  Driver d = Quarantined();
+  auto plan = SagaMachine::ReplayPlan(d.instance(), "");
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_THAT(*plan, ElementsAre(d.Index("b"), d.Index("a")));  // c never took effect
+  auto t = SagaMachine::ReplayCompensation(d.instance(), "", "oncall", "fixed", kT0);
+  ASSERT_TRUE(t.ok()) << t.status();
+  d.Apply(*t);
+  EXPECT_THAT(d.Take(), ElementsAre("b:c"));
+  d.Answer("b", Operation::kCompensation, kOk);
+  EXPECT_THAT(d.Take(), ElementsAre("a:c"));
+  d.Answer("a", Operation::kCompensation, kOk);
+  EXPECT_EQ(d.state(), saga::v1::SAGA_STATE_COMPENSATED);
+
+  // A compensated saga replays from a chosen step: it and what it depends on.
+  plan = SagaMachine::ReplayPlan(d.instance(), "a");
+  ASSERT_TRUE(plan.ok());
+  EXPECT_THAT(*plan, ElementsAre(d.Index("a")));
+  plan = SagaMachine::ReplayPlan(d.instance(), "b");
+  EXPECT_THAT(*plan, ElementsAre(d.Index("b"), d.Index("a")));
+  t = SagaMachine::ReplayCompensation(d.instance(), "b", "oncall", "the refund was lost", kT0);
+  ASSERT_TRUE(t.ok());
+  d.Apply(*t);
+  EXPECT_EQ(d.state(), saga::v1::SAGA_STATE_COMPENSATING);
+  EXPECT_THAT(d.Take(), ElementsAre("b:c"));
+  d.Answer("b", Operation::kCompensation, kOk);
+  EXPECT_THAT(d.Take(), ElementsAre("a:c"));
+  d.Answer("a", Operation::kCompensation, kOk);
+  EXPECT_EQ(d.state(), saga::v1::SAGA_STATE_COMPENSATED);
+  EXPECT_EQ(SagaMachine::ReplayPlan(d.instance(), "nope").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST(SagaMachineTest, SkipStepLetsAStuckSagaGoOn) {
+  // A retriable step after the pivot that never succeeds: skipped, the saga completes.
+  Driver running(Compile("name: \"o\"\n" + Step("pay", "kind: STEP_KIND_PIVOT") +
+                         Step("ship", "kind: STEP_KIND_RETRIABLE depends_on: \"pay\"", false)));
+  running.Start();
+  running.Answer("pay", Operation::kAction, kOk);
+  running.Answer("ship", Operation::kAction, kDown);
+  auto t = SagaMachine::SkipStep(running.instance(), "ship", "oncall", "shipped by hand", kT0);
+  ASSERT_TRUE(t.ok()) << t.status();
+  running.Apply(*t);
+  EXPECT_EQ(running.state(), saga::v1::SAGA_STATE_COMPLETED);
+  EXPECT_EQ(running.step_state("ship"), saga::v1::STEP_STATE_SKIPPED);
+  running.Advance(absl::Minutes(1));
+  EXPECT_THAT(running.Take(), ElementsAre("pay:a", "ship:a"));  // no retry after the skip
+
+  // A quarantined saga: skipping the failing compensation lets the others run.
+  Driver d = Quarantined();
+  t = SagaMachine::SkipStep(d.instance(), "b", "oncall", "undone by hand", kT0);
+  ASSERT_TRUE(t.ok()) << t.status();
+  d.Apply(*t);
+  EXPECT_THAT(d.Take(), ElementsAre("a:c"));
+  d.Answer("a", Operation::kCompensation, kOk);
+  EXPECT_EQ(d.state(), saga::v1::SAGA_STATE_COMPENSATED);
+  EXPECT_EQ(SagaMachine::SkipStep(d.instance(), "a", "oncall", "x", kT0).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
 TEST(SagaMachineTest, TheDeadlineAbortsARunningSaga) {
   Driver d(Compile("name: \"o\" deadline { seconds: 10 }\n" + Step("a") +
                    Step("b", "depends_on: \"a\"")));
