@@ -40,26 +40,39 @@ absl::Time ToTime(const google::protobuf::Timestamp& t) {
 
 }  // namespace
 
-grpc::ServerUnaryReactor* AdminServiceImpl::RetrySaga(grpc::CallbackServerContext* context,
-                                                      const saga::v1::RetrySagaRequest* request,
-                                                      saga::v1::RetrySagaResponse* response) {
+grpc::ServerUnaryReactor* AdminServiceImpl::Act(grpc::CallbackServerContext* context,
+                                                const absl::Status& validation,
+                                                const std::string& saga_id, Action action,
+                                                saga::v1::Saga* result) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   Caller caller;
   if (Denied(*auth_, *context, Role::kAdmin, reactor, &caller)) return reactor;
-  if (absl::Status s = ValidateRequest(*request); !s.ok()) return FinishNow(reactor, s);
-  return RunBlocking(executor_, reactor, [this, request, response, caller]() -> absl::Status {
+  if (!validation.ok()) return FinishNow(reactor, validation);
+  return RunBlocking(executor_, reactor, [this, id = absl::AsciiStrToLower(saga_id),
+                                          action = std::move(action), caller,
+                                          result]() -> absl::Status {
     auto saga = Await([&](coordinator::SagaEngine::SagaCallback done) {
-      engine_->Operate(absl::AsciiStrToLower(request->saga_id()), /*ended_too=*/true,
+      engine_->Operate(id, /*ended_too=*/true,
                        [&](coordinator::SagaInstance& instance, absl::Time now) {
-                         return coordinator::SagaMachine::Retry(instance, caller.name,
-                                                               request->reason(), now);
+                         return action(instance, now, caller);
                        },
                        std::move(done));
     });
     if (!saga.ok()) return saga.status();
-    *response->mutable_saga() = *std::move(saga);
+    *result = *std::move(saga);
     return absl::OkStatus();
   });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::RetrySaga(grpc::CallbackServerContext* context,
+                                                      const saga::v1::RetrySagaRequest* request,
+                                                      saga::v1::RetrySagaResponse* response) {
+  return Act(context, ValidateRequest(*request), request->saga_id(),
+             [request](coordinator::SagaInstance& instance, absl::Time now, const Caller& caller) {
+               return coordinator::SagaMachine::Retry(instance, caller.name, request->reason(),
+                                                     now);
+             },
+             response->mutable_saga());
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::ReplayCompensation(
@@ -159,23 +172,12 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ReplayCompensation(
 grpc::ServerUnaryReactor* AdminServiceImpl::SkipStep(grpc::CallbackServerContext* context,
                                                      const saga::v1::SkipStepRequest* request,
                                                      saga::v1::SkipStepResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  Caller caller;
-  if (Denied(*auth_, *context, Role::kAdmin, reactor, &caller)) return reactor;
-  if (absl::Status s = ValidateRequest(*request); !s.ok()) return FinishNow(reactor, s);
-  return RunBlocking(executor_, reactor, [this, request, response, caller]() -> absl::Status {
-    auto saga = Await([&](coordinator::SagaEngine::SagaCallback done) {
-      engine_->Operate(absl::AsciiStrToLower(request->saga_id()), /*ended_too=*/true,
-                       [&](coordinator::SagaInstance& instance, absl::Time now) {
-                         return coordinator::SagaMachine::SkipStep(
-                             instance, request->step(), caller.name, request->reason(), now);
-                       },
-                       std::move(done));
-    });
-    if (!saga.ok()) return saga.status();
-    *response->mutable_saga() = *std::move(saga);
-    return absl::OkStatus();
-  });
+  return Act(context, ValidateRequest(*request), request->saga_id(),
+             [request](coordinator::SagaInstance& instance, absl::Time now, const Caller& caller) {
+               return coordinator::SagaMachine::SkipStep(instance, request->step(), caller.name,
+                                                         request->reason(), now);
+             },
+             response->mutable_saga());
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::GetHistory(grpc::CallbackServerContext* context,

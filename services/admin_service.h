@@ -47,6 +47,14 @@ class AdminServiceImpl final : public saga::v1::AdminService::CallbackService {
                                           saga::v1::RequeueParkedResponse* response) override;
 
  private:
+  // An operator action on one saga: checks the admin role and `validation`, then applies
+  // `action` through the engine and answers with the saga once it is durable.
+  using Action = std::function<absl::StatusOr<coordinator::Transition>(
+      coordinator::SagaInstance&, absl::Time, const Caller&)>;
+  grpc::ServerUnaryReactor* Act(grpc::CallbackServerContext* context,
+                                const absl::Status& validation, const std::string& saga_id,
+                                Action action, saga::v1::Saga* result);
+
   coordinator::SagaStore* const store_;
   coordinator::SagaEngine* const engine_;
   pg::ConnectionPool* const pool_;

@@ -125,4 +125,10 @@ absl::StatusOr<std::string> NewDatabaseMigratedBySagad() {
   return *dsn;
 }
 
+std::vector<std::string> CrashTestSettings(int grpc_port) {
+  std::vector<std::string> env = {"SAGAD_LEASE_TTL=1s", "SAGAD_SHUTDOWN_GRACE=0s"};
+  if (grpc_port != 0) env.push_back(saga::StrCat("SAGAD_GRPC_ADDR=127.0.0.1:", grpc_port));
+  return env;
+}
+
 }  // namespace saga::testing

@@ -53,6 +53,10 @@ class SagadProcess {
   std::unique_ptr<ChildProcess> process_;
 };
 
+// Settings for crash tests: a 1 s lease (a killed instance's work resumes quickly), no shutdown
+// grace, and, when `grpc_port` is not 0, that port (a restart where clients already connect).
+std::vector<std::string> CrashTestSettings(int grpc_port = 0);
+
 // A client context whose deadline is `timeout` from now, for calls to sagad in tests.
 std::unique_ptr<grpc::ClientContext> DeadlineContext(absl::Duration timeout = absl::Seconds(10));
 

@@ -76,11 +76,10 @@ class SagadKafkaStepsTest : public ::testing::Test {
 
   // Starts sagad, on `grpc_port` if not 0.
   void StartSagad(int grpc_port = 0) {
-    std::vector<std::string> env = {
-        "SAGAD_KAFKA_BROKERS=" + SharedKafka().bootstrap_servers(),
-        "SAGAD_RELAY_SOURCES=outbox=" + payments_dsn_, "SAGAD_RELAY_POLL_INTERVAL=100ms",
-        "SAGAD_LEASE_TTL=1s", "SAGAD_SHUTDOWN_GRACE=0s"};
-    if (grpc_port != 0) env.push_back(saga::StrCat("SAGAD_GRPC_ADDR=127.0.0.1:", grpc_port));
+    std::vector<std::string> env = saga::testing::CrashTestSettings(grpc_port);
+    env.push_back("SAGAD_KAFKA_BROKERS=" + SharedKafka().bootstrap_servers());
+    env.push_back("SAGAD_RELAY_SOURCES=outbox=" + payments_dsn_);
+    env.push_back("SAGAD_RELAY_POLL_INTERVAL=100ms");
     auto sagad = SagadProcess::Start(dsn_, env);
     ASSERT_TRUE(sagad.ok()) << sagad.status();
     absl::MutexLock lock(&sagad_mu_);

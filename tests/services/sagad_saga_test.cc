@@ -247,7 +247,6 @@ saga::v1::StartSagaRequest CrashTestOrder(int i) {
 
 TEST_F(SagadSagaTest, SigkillAtRandomMomentsLosesNoSagaAndAppliesEachEffectOnce) {
   constexpr int kSagas = 1000;
-  const std::vector<std::string> env = {"SAGAD_LEASE_TTL=1s", "SAGAD_SHUTDOWN_GRACE=0s"};
   participant_.SetScript("/shop.S/ship", [](const auto& call, int) {
     return call.payload == "fail" ? Reply{absl::FailedPreconditionError("refused")} : Reply{};
   });
@@ -255,7 +254,7 @@ TEST_F(SagadSagaTest, SigkillAtRandomMomentsLosesNoSagaAndAppliesEachEffectOnce)
   participant_.SetScript("/shop.S/charge", [](const auto&, int) {
     return Reply{absl::OkStatus(), absl::Milliseconds(5)};
   });
-  auto sagad = StartSagad(env);
+  auto sagad = StartSagad(saga::testing::CrashTestSettings());
   ASSERT_NE(sagad, nullptr);
   const int grpc_port = sagad->grpc_port();
   RegisterOrder(*saga::v1::SagaService::NewStub(sagad->channel()));
@@ -277,8 +276,7 @@ TEST_F(SagadSagaTest, SigkillAtRandomMomentsLosesNoSagaAndAppliesEachEffectOnce)
     saga::testing::Pause(absl::Milliseconds(absl::Uniform(gen, 300, 1200)));  // a random moment
     sagad->process().Signal(SIGKILL);
     ASSERT_TRUE(sagad->process().Wait(absl::Seconds(10)).ok());
-    auto restarted = SagadProcess::Start(
-        dsn_, {env[0], env[1], saga::StrCat("SAGAD_GRPC_ADDR=127.0.0.1:", grpc_port)});
+    auto restarted = SagadProcess::Start(dsn_, saga::testing::CrashTestSettings(grpc_port));
     ASSERT_TRUE(restarted.ok()) << restarted.status();
     absl::MutexLock lock(&mu);
     sagad = *std::move(restarted);

@@ -44,9 +44,7 @@ class SagadTccTest : public ::testing::Test {
   }
 
   void StartSagad(int grpc_port = 0) {
-    std::vector<std::string> env = {"SAGAD_LEASE_TTL=1s", "SAGAD_SHUTDOWN_GRACE=0s"};
-    if (grpc_port != 0) env.push_back(saga::StrCat("SAGAD_GRPC_ADDR=127.0.0.1:", grpc_port));
-    auto sagad = SagadProcess::Start(dsn_, env);
+    auto sagad = SagadProcess::Start(dsn_, saga::testing::CrashTestSettings(grpc_port));
     ASSERT_TRUE(sagad.ok()) << sagad.status();
     sagad_ = *std::move(sagad);
     tcc_ = saga::v1::TccService::NewStub(sagad_->channel());
