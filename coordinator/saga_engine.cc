@@ -227,9 +227,12 @@ void SagaEngine::Send(const PreparedCall& call) {
   Operation op = call.invocation.operation;
   std::string saga_id = call.saga_id;
   int step = call.step;
-  invoker_->Invoke(call.invocation, [gate = gate_, saga_id, step, op](absl::Status status) {
+  invoker_->Invoke(call.invocation, [gate = gate_, saga_id, step, op, definition = call.definition,
+                                     sent = absl::Now()](absl::Status status) {
     absl::MutexLock lock(&gate->mu);
-    if (gate->engine != nullptr) gate->engine->OnResult(saga_id, step, op, status);
+    if (gate->engine == nullptr) return;
+    gate->engine->metrics_.OnCall(definition, OperationName(op), absl::Now() - sent, status);
+    gate->engine->OnResult(saga_id, step, op, status);
   });
 }
 
@@ -274,6 +277,7 @@ void SagaEngine::RunCommitter() {
           const saga::v1::Step& step = def.steps(d.step);
           PreparedCall& call = calls.emplace_back();
           call.saga_id = id;
+          call.definition = def.name();
           call.step = d.step;
           Invocation& inv = call.invocation;
           inv.saga_id = id;
@@ -362,6 +366,7 @@ void SagaEngine::RunCommitter() {
           if (rejected || (live != live_.end() && !live->second->dirty)) live_.erase(id);
         }
         if (rejected) continue;
+        metrics_.OnCommitted(w.snapshot.definition_name(), w.events);
         if (Ended(w.snapshot.state())) {
           auto waiting = waiters_.find(id);
           if (waiting != waiters_.end()) {

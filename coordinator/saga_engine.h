@@ -35,6 +35,7 @@
 #include "coordinator/definition_registry.h"
 #include "coordinator/participant_invoker.h"
 #include "coordinator/saga_machine.h"
+#include "coordinator/saga_metrics.h"
 #include "coordinator/saga_store.h"
 #include "saga/v1/saga_service.pb.h"
 #include "sdk/base/clock.h"
@@ -126,6 +127,8 @@ class SagaEngine {
     uint64_t calls_sent = 0;          // participant calls
   };
   Stats stats();
+  // Counters and histograms by definition, for /metrics.
+  const SagaMetrics& metrics() const { return metrics_; }
 
  private:
   struct Live;
@@ -135,6 +138,7 @@ class SagaEngine {
   };
   struct PreparedCall {
     std::string saga_id;
+    std::string definition;  // for metrics
     int step;
     Invocation invocation;
   };
@@ -166,6 +170,7 @@ class SagaEngine {
   absl::Mutex mu_;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  SagaMetrics metrics_;
   absl::flat_hash_map<std::string, std::unique_ptr<Live>> live_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> dirty_ ABSL_GUARDED_BY(mu_);
   // Retries and deadlines: (when, saga id); stale entries are skipped when popped.

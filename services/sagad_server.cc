@@ -226,7 +226,22 @@ std::string SagadServer::MetricsText() const {
       pool_->busy_connections(), "\n",
       "# HELP sagad_live_sagas Sagas this instance drives now.\n",
       "# TYPE sagad_live_sagas gauge\n", "sagad_live_sagas ", engine_->live_sagas(), "\n",
-      TccMetricsText(), relays_ ? relays_->MetricsText() : "");
+      engine_->metrics().Text(), QuarantinedText(), TccMetricsText(),
+      relays_ ? relays_->MetricsText() : "");
+}
+
+std::string SagadServer::QuarantinedText() const {
+  int64_t quarantined = -1;
+  absl::Status s = pool_->Run("counting quarantined sagas", [&](pqxx::connection& conn) {
+    pqxx::nontransaction tx(conn);
+    quarantined = tx.exec("SELECT count(*) FROM sagas WHERE state = 5")[0][0].as<int64_t>();
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return "";  // the scrape goes on without it
+  return saga::StrCat(
+      "# HELP sagad_sagas_quarantined Sagas QUARANTINED now (all instances): an operator is "
+      "needed.\n# TYPE sagad_sagas_quarantined gauge\nsagad_sagas_quarantined ",
+      quarantined, "\n");
 }
 
 std::string SagadServer::TccMetricsText() const {

@@ -50,6 +50,7 @@ class SagadServer {
 
   std::string MetricsText() const;
   std::string TccMetricsText() const;
+  std::string QuarantinedText() const;
 
   std::unique_ptr<pg::ConnectionPool> pool_;
   std::unique_ptr<coordinator::pg::PgDefinitionStore> definition_store_;
