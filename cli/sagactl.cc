@@ -18,6 +18,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -57,6 +58,8 @@ Sagas
   list [--definition D] [--state S] sagas, newest first
       sagactl list --state QUARANTINED --output json
   history SAGA_ID                   what happened, oldest first
+  watch SAGA_ID                     its history, then each event as it happens, until it ends
+  definitions [NAME]                registered definitions (every version of NAME)
   abort SAGA_ID --reason R          compensate a running saga
 
 When a participant was broken (admin role)
@@ -199,6 +202,15 @@ void PrintSaga(const saga::v1::Saga& s) {
   PrintTable({"STEP", "STATE", "ATTEMPTS", "COMPENSATIONS", "LAST_ERROR"}, rows);
 }
 
+std::vector<std::string> EventRow(const saga::v1::SagaEvent& e) {
+  return {std::to_string(e.sequence()), Time(e.time()),
+          Trim("TYPE_", saga::v1::SagaEvent::Type_Name(e.type())), e.step(), e.actor(),
+          e.reason(), e.error()};
+}
+
+const std::vector<std::string> kEventHeader = {"SEQ",   "TIME",   "EVENT", "STEP",
+                                               "ACTOR", "REASON", "DETAIL"};
+
 // Throws UsageError unless exactly `n` positional arguments.
 void Want(const std::vector<std::string>& args, size_t n, const char* usage) {
   if (args.size() != n) throw UsageError{std::string("usage: sagactl ") + usage};
@@ -303,12 +315,47 @@ int Run(const std::vector<std::string>& argv) {
       for (const auto& e : response.events()) PrintJson(e);
     } else {
       std::vector<std::vector<std::string>> rows;
-      for (const auto& e : response.events()) {
-        rows.push_back({std::to_string(e.sequence()), Time(e.time()),
-                        Trim("TYPE_", saga::v1::SagaEvent::Type_Name(e.type())), e.step(),
-                        e.actor(), e.reason(), e.error()});
+      for (const auto& e : response.events()) rows.push_back(EventRow(e));
+      PrintTable(kEventHeader, rows);
+    }
+  } else if (command == "watch") {
+    Want(args, 1, "watch SAGA_ID");
+    saga::v1::WatchSagaRequest request;
+    request.set_saga_id(args[0]);
+    auto context = client.Context(absl::Hours(24));
+    auto reader = client.sagas->WatchSaga(context.get(), request);
+    saga::v1::WatchSagaResponse event;
+    while (reader->Read(&event)) {
+      if (Json()) {
+        PrintJson(event.event());
+      } else {
+        // One event a line as it comes: no column widths known in advance.
+        std::vector<std::string> row = EventRow(event.event());
+        std::cout << absl::StrJoin(row, "  ") << std::endl;
       }
-      PrintTable({"SEQ", "TIME", "EVENT", "STEP", "ACTOR", "REASON", "DETAIL"}, rows);
+    }
+    status = reader->Finish();
+    if (!status.ok()) return Refused(status);
+  } else if (command == "definitions") {
+    if (args.size() > 1) throw UsageError{"usage: sagactl definitions [NAME]"};
+    saga::v1::ListDefinitionsRequest request;
+    if (!args.empty()) {
+      request.set_name(args[0]);
+      request.set_all_versions(true);
+    }
+    request.set_page_size(limit);
+    saga::v1::ListDefinitionsResponse response;
+    status = client.sagas->ListDefinitions(client.Context().get(), request, &response);
+    if (!status.ok()) return Refused(status);
+    if (Json()) {
+      for (const auto& d : response.definitions()) PrintJson(d);
+    } else {
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& d : response.definitions()) {
+        rows.push_back({d.name(), std::to_string(d.version()), std::to_string(d.steps_size()),
+                        Time(d.create_time()), d.description()});
+      }
+      PrintTable({"NAME", "VERSION", "STEPS", "REGISTERED", "DESCRIPTION"}, rows);
     }
   } else if (command == "abort") {
     Want(args, 1, "abort SAGA_ID --reason R");

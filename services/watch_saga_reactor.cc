@@ -81,7 +81,9 @@ void WatchSagaReactor::OnWriteDone(bool ok) {
     FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED, "the stream broke"));
     return;
   }
-  if (EndsTheSaga(out_.event().type())) {
+  // The stream ends at the saga's last end: an operator may have reopened a quarantined or
+  // compensated saga since (its later events are pending then).
+  if (EndsTheSaga(out_.event().type()) && pending_.empty()) {
     FinishOnce(grpc::Status::OK);
     return;
   }

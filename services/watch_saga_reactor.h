@@ -1,6 +1,8 @@
 // WatchSagaReactor streams one saga's events: its stored history after the caller's sequence,
 // then each event this instance commits for it, in sequence order without gaps or repeats, and
-// ends the stream after the event that makes the saga terminal (or quarantined). It subscribes
+// ends the stream after the last event that makes the saga terminal (or quarantined): an operator
+// may reopen a quarantined or compensated saga, so an end followed by more events in the
+// history does not end the stream. It subscribes
 // before reading the history, so nothing committed in between is missed. Events of a saga
 // driven by another instance arrive only through its stored history (read once); a live feed
 // across instances comes with LISTEN/NOTIFY.

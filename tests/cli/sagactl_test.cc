@@ -140,6 +140,13 @@ TEST_F(SagactlTest, AnOperatorReplaysAQuarantinedSagaToCompensated) {
   }
   EXPECT_EQ(ran_compensations, planned);
 
+  ran = Sagactl({"definitions"});
+  ASSERT_EQ(ran.code, 0);
+  EXPECT_THAT(ran.output, ::testing::ContainsRegex("order +1 +3"));
+  ran = Sagactl({"watch", saga.saga_id()});  // an ended saga: its history, then the end
+  ASSERT_EQ(ran.code, 0) << ran.output;
+  EXPECT_THAT(ran.output, HasSubstr("SAGA_COMPENSATED"));
+
   ran = Sagactl({"history", saga.saga_id()});
   ASSERT_EQ(ran.code, 0);
   bool found = false;
