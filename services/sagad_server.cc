@@ -226,8 +226,18 @@ std::string SagadServer::MetricsText() const {
       pool_->busy_connections(), "\n",
       "# HELP sagad_live_sagas Sagas this instance drives now.\n",
       "# TYPE sagad_live_sagas gauge\n", "sagad_live_sagas ", engine_->live_sagas(), "\n",
-      engine_->metrics().Text(), QuarantinedText(), TccMetricsText(),
+      engine_->metrics().Text(), QuarantinedText(), TccMetricsText(), ReplyMetricsText(),
       relays_ ? relays_->MetricsText() : "");
+}
+
+std::string SagadServer::ReplyMetricsText() const {
+  const sdk::IdempotentConsumerStats replies = kafka_invoker_->reply_stats();
+  return saga::StrCat(
+      "# HELP sagad_inbox_messages_total Kafka step replies read through sagad's inbox, by "
+      "outcome (applied; duplicate: skipped, already seen).\n",
+      "# TYPE sagad_inbox_messages_total counter\n",
+      "sagad_inbox_messages_total{outcome=\"applied\"} ", replies.applied, "\n",
+      "sagad_inbox_messages_total{outcome=\"duplicate\"} ", replies.duplicates, "\n");
 }
 
 std::string SagadServer::QuarantinedText() const {

@@ -51,6 +51,7 @@ class SagadServer {
   std::string MetricsText() const;
   std::string TccMetricsText() const;
   std::string QuarantinedText() const;
+  std::string ReplyMetricsText() const;
 
   std::unique_ptr<pg::ConnectionPool> pool_;
   std::unique_ptr<coordinator::pg::PgDefinitionStore> definition_store_;

@@ -79,6 +79,19 @@ void KafkaStepInvoker::RunKeeper() {
   }
 }
 
+sdk::IdempotentConsumerStats KafkaStepInvoker::reply_stats() {
+  sdk::IdempotentConsumerStats total;
+  absl::MutexLock lock(&mu_);
+  for (const auto& [topic, consumer] : consumers_) {
+    const sdk::IdempotentConsumerStats s = consumer->consumer->stats();
+    total.applied += s.applied;
+    total.duplicates += s.duplicates;
+    total.parked += s.parked;
+    total.retries += s.retries;
+  }
+  return total;
+}
+
 void KafkaStepInvoker::EnsureReplyConsumer(const std::string& reply_topic) {
   {
     absl::MutexLock lock(&mu_);

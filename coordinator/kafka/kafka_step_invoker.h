@@ -53,6 +53,10 @@ class KafkaStepInvoker : public ParticipantInvoker {
   // Stops the keeper and the reply consumers; calls still waiting end as UNAVAILABLE.
   void Stop();
 
+  // The reply consumers' counts, summed (for /metrics): replies applied, and duplicates the
+  // inbox skipped.
+  sdk::IdempotentConsumerStats reply_stats();
+
  private:
   struct Waiting {
     std::function<void(absl::Status)> done;

@@ -5,10 +5,12 @@
 // duplicated and delivered late again, no saga advances or compensates twice: each charge and
 // each refund takes effect once (invariant 1 of DESIGN.md). The same holds while sagad is
 // killed with SIGKILL at random moments with Kafka steps in flight.
+#include <httplib.h>
 #include <signal.h>
 
 #include <atomic>
 #include <random>
+#include <regex>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -326,6 +328,22 @@ TEST_F(SagadKafkaStepsTest, DuplicatedAndLateRepliesNeverAdvanceOrCompensateTwic
     EXPECT_EQ((effects[{saga.saga_id(), "reserve"}].actions), 1);
     EXPECT_LE((effects[{saga.saga_id(), "reserve"}].compensations), 1);
   }
+  // /metrics counts the replies sagad's inbox read: the originals and their copies (the copies
+  // carry message ids of their own, so the inbox applies them and the invoker drops them).
+  httplib::Client http("127.0.0.1", sagad_->http_port());
+  const std::regex pattern("sagad_inbox_messages_total\\{outcome=\"applied\"\\} (\\d+)");
+  int applied = 0;
+  EXPECT_TRUE(saga::testing::WaitFor(
+      [&] {
+        auto metrics = http.Get("/metrics");
+        std::smatch match;
+        if (!metrics || !std::regex_search(metrics->body, match, pattern)) return false;
+        applied = std::stoi(match[1]);
+        return applied >= kSagas + copies.load();
+      },
+      absl::Seconds(20), absl::Milliseconds(100)))
+      << applied << " replies applied";
+
   // The sagas are over: nothing advanced after the end.
   for (const saga::v1::Saga& saga : results) {
     saga::v1::GetSagaRequest get;
