@@ -67,6 +67,7 @@ absl::StatusOr<std::unique_ptr<SagadServer>> SagadServer::Start(const ServerConf
                                      .on_connect = {"SET plan_cache_mode = force_custom_plan"}});
   if (!pool.ok()) return pool.status();
   server->pool_ = *std::move(pool);
+  server->pool_max_ = config.pg_pool_size;
   migrations::Migrator migrator(server->pool_.get());
   if (absl::Status s = migrator.CheckUpToDate(); !s.ok()) return s;
 
@@ -226,7 +227,7 @@ std::string SagadServer::MetricsText() const {
       pool_->busy_connections(), "\n",
       "# HELP sagad_live_sagas Sagas this instance drives now.\n",
       "# TYPE sagad_live_sagas gauge\n", "sagad_live_sagas ", engine_->live_sagas(), "\n",
-      engine_->metrics().Text(), QuarantinedText(), TccMetricsText(), ReplyMetricsText(),
+      engine_->metrics().Text(), StoreGaugesText(pool_max_), TccMetricsText(), ReplyMetricsText(),
       relays_ ? relays_->MetricsText() : "");
 }
 
@@ -240,18 +241,29 @@ std::string SagadServer::ReplyMetricsText() const {
       "sagad_inbox_messages_total{outcome=\"duplicate\"} ", replies.duplicates, "\n");
 }
 
-std::string SagadServer::QuarantinedText() const {
-  int64_t quarantined = -1;
-  absl::Status s = pool_->Run("counting quarantined sagas", [&](pqxx::connection& conn) {
+std::string SagadServer::StoreGaugesText(int pool_max) const {
+  int64_t quarantined = 0, past_deadline = 0;
+  absl::Status s = pool_->Run("counting sagas for /metrics", [&](pqxx::connection& conn) {
     pqxx::nontransaction tx(conn);
     quarantined = tx.exec("SELECT count(*) FROM sagas WHERE state = 5")[0][0].as<int64_t>();
+    past_deadline = tx.exec("SELECT count(*) FROM sagas WHERE state IN (1, 2) "
+                            "AND deadline_at < now()")[0][0].as<int64_t>();
     return absl::OkStatus();
   });
-  if (!s.ok()) return "";  // the scrape goes on without it
+  std::string out = saga::StrCat(
+      "# HELP sagad_db_pool_max_connections The most PostgreSQL connections the pool opens.\n"
+      "# TYPE sagad_db_pool_max_connections gauge\nsagad_db_pool_max_connections ",
+      pool_max, "\n");
+  if (!s.ok()) return out;  // the scrape goes on without the counts
   return saga::StrCat(
+      out,
       "# HELP sagad_sagas_quarantined Sagas QUARANTINED now (all instances): an operator is "
       "needed.\n# TYPE sagad_sagas_quarantined gauge\nsagad_sagas_quarantined ",
-      quarantined, "\n");
+      quarantined, "\n",
+      "# HELP sagad_sagas_past_deadline Sagas still running or compensating after their "
+      "deadline (all instances).\n# TYPE sagad_sagas_past_deadline gauge\n"
+      "sagad_sagas_past_deadline ",
+      past_deadline, "\n");
 }
 
 std::string SagadServer::TccMetricsText() const {

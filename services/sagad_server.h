@@ -50,10 +50,12 @@ class SagadServer {
 
   std::string MetricsText() const;
   std::string TccMetricsText() const;
-  std::string QuarantinedText() const;
+  // Gauges read from the database at each scrape, and the pool's size.
+  std::string StoreGaugesText(int pool_max) const;
   std::string ReplyMetricsText() const;
 
   std::unique_ptr<pg::ConnectionPool> pool_;
+  int pool_max_ = 0;
   std::unique_ptr<coordinator::pg::PgDefinitionStore> definition_store_;
   std::unique_ptr<coordinator::DefinitionRegistry> registry_;
   std::unique_ptr<coordinator::pg::PgSagaStore> saga_store_;

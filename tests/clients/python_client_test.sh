@@ -26,4 +26,5 @@ touch "$out/saga/__init__.py" "$out/saga/v1/__init__.py"
 PYTHONPATH="$out" "$venv/bin/python" "$SAGAD_ROOT/tests/clients/python/client_test.py" \
   --addr "$SAGAD_GRPC_ADDR" || fail "the Python client's checks failed"
 PYTHONPATH="$out" "$venv/bin/python" "$SAGAD_ROOT/tests/clients/python/metrics_test.py" \
-  --addr "$SAGAD_GRPC_ADDR" --http "$SAGAD_HTTP_ADDR" || fail "the /metrics checks failed"
+  --addr "$SAGAD_GRPC_ADDR" --http "$SAGAD_HTTP_ADDR" --root "$SAGAD_ROOT" ||
+  fail "the /metrics checks failed"

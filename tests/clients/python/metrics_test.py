@@ -1,8 +1,12 @@
 """Scrapes sagad's /metrics, parses it with the Prometheus client library's text-format parser
 (prometheus-client, pinned in python_client_test.sh), runs sagas through the Python client,
 and checks that the counters moved: sagas started and ended by definition, the participant
-call histogram, the commits. Run by python_client_test.sh against the quickstart's sagad."""
+call histogram, the commits; and that the shipped Grafana dashboard and Prometheus alerting
+rules (helm/sagad) name only metrics sagad exports. Run by python_client_test.sh against the quickstart's sagad."""
 import argparse
+import glob
+import os
+import re
 import sys
 import time
 import urllib.request
@@ -27,6 +31,18 @@ def scrape(http_addr):
     return families, samples
 
 
+def exported_names(families):
+    """Every name a query may use: families, counters' _total, histograms' series."""
+    names = set()
+    for name, kind in families.items():
+        names.add(name)
+        if kind == "counter":
+            names.add(name + "_total")
+        if kind == "histogram":
+            names.update({name + "_bucket", name + "_sum", name + "_count"})
+    return names
+
+
 def value(samples, name, **labels):
     return samples.get((name, frozenset(labels.items())), 0.0)
 
@@ -35,6 +51,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--addr", required=True)
     parser.add_argument("--http", required=True)
+    parser.add_argument("--root", required=True, help="the repository, for helm/sagad")
     args = parser.parse_args()
     failures = []
 
@@ -45,6 +62,7 @@ def main():
 
     families, before = scrape(args.http)
     for name, kind in [("sagad_sagas_started", "counter"), ("sagad_sagas_ended", "counter"),
+                       ("sagad_sagas_past_deadline", "gauge"),
                        ("sagad_participant_call_seconds", "histogram"),
                        ("sagad_compensations", "counter"), ("sagad_sagas_quarantined", "gauge"),
                        ("sagad_db_pool_connections", "gauge"), ("sagad_commits", "counter")]:
@@ -79,6 +97,16 @@ def main():
           infinite == value(after, "sagad_participant_call_seconds_count", definition="order",
                             operation="action"))
     check("commits grew", value(after, "sagad_commits_total") > value(before, "sagad_commits_total"))
+    # The shipped dashboard and alerting rules name only metrics sagad exports.
+    names = exported_names(families)
+    shipped = glob.glob(os.path.join(args.root, "helm/sagad/dashboards/*.json")) + \
+        glob.glob(os.path.join(args.root, "helm/sagad/alerts/*.yaml"))
+    check("the dashboard and the alerting rules are there", len(shipped) >= 2, shipped)
+    for path in shipped:
+        used = set(re.findall(r"\bsagad_[a-z0-9_]+", open(path).read()))
+        unknown = sorted(used - names)
+        check(f"{os.path.relpath(path, args.root)} names only exported metrics ({len(used)})",
+              used and not unknown, unknown)
     print(f"metrics test: {len(failures)} failed")
     sys.exit(1 if failures else 0)
 
