@@ -17,19 +17,19 @@ namespace {
 constexpr char kHistoryToken[] = "history";
 constexpr char kQuarantinedToken[] = "quarantined";
 constexpr char kParkedToken[] = "parked";
-}  // namespace
 
-namespace {
-
-// Runs an engine action and waits for its answer (on a blocking-executor thread).
-absl::StatusOr<saga::v1::Saga> Await(
-    const std::function<void(coordinator::SagaEngine::SagaCallback)>& start) {
+// Applies an operator action to a saga through the engine (which takes it over if needed) and
+// waits, on a blocking-executor thread, until it is durable.
+absl::StatusOr<saga::v1::Saga> OperateAndWait(coordinator::SagaEngine& engine,
+                                              const std::string& saga_id,
+                                              coordinator::SagaEngine::SagaOperation operation) {
   absl::Notification done;
   absl::StatusOr<saga::v1::Saga> result = absl::UnknownError("no answer");
-  start([&](absl::StatusOr<saga::v1::Saga> saga) {
-    result = std::move(saga);
-    done.Notify();
-  });
+  engine.Operate(saga_id, /*ended_too=*/true, std::move(operation),
+                 [&](absl::StatusOr<saga::v1::Saga> saga) {
+                   result = std::move(saga);
+                   done.Notify();
+                 });
   done.WaitForNotification();
   return result;
 }
@@ -51,13 +51,10 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Act(grpc::CallbackServerContext* con
   return RunBlocking(executor_, reactor, [this, id = absl::AsciiStrToLower(saga_id),
                                           action = std::move(action), caller,
                                           result]() -> absl::Status {
-    auto saga = Await([&](coordinator::SagaEngine::SagaCallback done) {
-      engine_->Operate(id, /*ended_too=*/true,
-                       [&](coordinator::SagaInstance& instance, absl::Time now) {
-                         return action(instance, now, caller);
-                       },
-                       std::move(done));
-    });
+    auto saga = OperateAndWait(*engine_, id,
+                               [&](coordinator::SagaInstance& instance, absl::Time now) {
+                                 return action(instance, now, caller);
+                               });
     if (!saga.ok()) return saga.status();
     *result = *std::move(saga);
     return absl::OkStatus();
@@ -138,15 +135,11 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ReplayCompensation(
                                                           " has no compensation to replay"));
       }
       if (!request->dry_run()) {
-        auto replayed = Await([&](coordinator::SagaEngine::SagaCallback done) {
-          engine_->Operate(id, /*ended_too=*/true,
-                           [&](coordinator::SagaInstance& instance, absl::Time now) {
-                             return coordinator::SagaMachine::ReplayCompensation(
-                                 instance, request->from_step(), caller.name, request->reason(),
-                                 now);
-                           },
-                           std::move(done));
-        });
+        auto replayed = OperateAndWait(
+            *engine_, id, [&](coordinator::SagaInstance& instance, absl::Time now) {
+              return coordinator::SagaMachine::ReplayCompensation(
+                  instance, request->from_step(), caller.name, request->reason(), now);
+            });
         if (!replayed.ok()) {
           if (request->has_filter()) continue;
           return replayed.status();

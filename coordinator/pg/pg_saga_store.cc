@@ -19,15 +19,6 @@ std::string TimestampText(const google::protobuf::Timestamp& t) {
                           absl::UTCTimeZone());
 }
 
-std::string LabelsJson(const saga::v1::Saga& saga) {
-  std::string json = "{";
-  for (const auto& [key, value] : saga.labels()) {
-    if (json.size() > 1) json += ",";
-    json += JsonQuote(key) + ":" + JsonQuote(value);
-  }
-  return json + "}";
-}
-
 // The statements of a commit, prepared once per connection: whatever the batch size, a commit
 // is these three statements with array parameters.
 constexpr char kInsertSagas[] =
@@ -125,7 +116,7 @@ absl::StatusOr<CommitResult> PgSagaStore::Commit(const std::vector<SagaWrite>& w
         } else {
           c_key.AddText(s.idempotency_key());
         }
-        c_labels.AddText(LabelsJson(s));
+        c_labels.AddText(JsonObject(s.labels()));
         c_request.AddBytea(w.request);
         c_snapshot.AddBytea(bytes);
         c_error.AddText(s.error());

@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include <google/protobuf/util/time_util.h>
 #include <pqxx/pqxx>
 
 #include "sdk/base/log.h"
@@ -13,24 +14,8 @@ namespace saga::coordinator::tcc {
 namespace {
 
 using ::saga::pg::ArrayLiteral;
+using ::google::protobuf::util::TimeUtil;
 using saga::v1::TccState;
-
-google::protobuf::Timestamp ToTimestamp(int64_t micros) {
-  google::protobuf::Timestamp t;
-  t.set_seconds(micros / 1000000);
-  t.set_nanos(static_cast<int>(micros % 1000000) * 1000);
-  return t;
-}
-
-std::string LabelsJson(const google::protobuf::Map<std::string, std::string>& labels) {
-  std::map<std::string, std::string> sorted(labels.begin(), labels.end());
-  std::string json = "{";
-  for (const auto& [key, value] : sorted) {
-    if (json.size() > 1) json += ',';
-    saga::StrAppend(&json, JsonQuote(key), ":", JsonQuote(value));
-  }
-  return json + "}";
-}
 
 void AddHistory(pqxx::work& tx, const std::string& global_id, std::string_view event,
                 std::string_view branch_id = "", std::string_view detail = "") {
@@ -55,6 +40,11 @@ saga::v1::TccBranch BranchFromRow(const pqxx::row& row) {
 constexpr char kBranchColumns[] =
     "branch_id, confirm, cancel, payload, attempts, last_error, done";
 
+absl::Status UnknownTransaction(const std::string& global_id) {
+  return absl::NotFoundError(
+      saga::StrCat("no TCC transaction has global_id ", global_id, "; Begin returns the ids"));
+}
+
 // The transaction with its branches, or NOT_FOUND.
 absl::StatusOr<saga::v1::TccTransaction> Load(pqxx::work& tx, const std::string& global_id) {
   pqxx::result r = tx.exec_params(
@@ -64,15 +54,14 @@ absl::StatusOr<saga::v1::TccTransaction> Load(pqxx::work& tx, const std::string&
       "WHERE global_id = $1",
       global_id);
   if (r.empty()) {
-    return absl::NotFoundError(saga::StrCat("no TCC transaction has global_id ", global_id,
-                                            "; Begin returns the ids"));
+    return UnknownTransaction(global_id);
   }
   saga::v1::TccTransaction t;
   t.set_global_id(global_id);
   t.set_state(static_cast<TccState>(r[0][0].as<int>()));
   t.set_idempotency_key(r[0][1].as<std::string>());
-  *t.mutable_create_time() = ToTimestamp(r[0][2].as<int64_t>());
-  *t.mutable_expire_time() = ToTimestamp(r[0][3].as<int64_t>());
+  *t.mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(r[0][2].as<int64_t>());
+  *t.mutable_expire_time() = TimeUtil::MicrosecondsToTimestamp(r[0][3].as<int64_t>());
   for (const auto& row : tx.exec_params(
            "SELECT key, value FROM tcc_transactions, jsonb_each_text(labels) "
            "WHERE global_id = $1",
@@ -94,8 +83,7 @@ absl::StatusOr<std::pair<TccState, bool>> LockState(pqxx::work& tx, const std::s
       "SELECT state, expire_time < now() FROM tcc_transactions WHERE global_id = $1 FOR UPDATE",
       global_id);
   if (r.empty()) {
-    return absl::NotFoundError(saga::StrCat("no TCC transaction has global_id ", global_id,
-                                            "; Begin returns the ids"));
+    return UnknownTransaction(global_id);
   }
   return std::make_pair(static_cast<TccState>(r[0][0].as<int>()), r[0][1].as<bool>());
 }
@@ -122,7 +110,7 @@ absl::StatusOr<saga::v1::TccTransaction> PgTccStore::Begin(const saga::v1::Begin
         "INSERT INTO tcc_transactions (global_id, state, idempotency_key, labels, expire_time) "
         "VALUES ($1, 1, NULLIF($2, ''), $3::jsonb, now() + $4 * interval '1 microsecond') "
         "ON CONFLICT (idempotency_key) DO NOTHING RETURNING global_id",
-        global_id, request.idempotency_key(), LabelsJson(request.labels()), timeout_micros);
+        global_id, request.idempotency_key(), JsonObject(request.labels()), timeout_micros);
     if (inserted.empty()) {  // the key was used: the first transaction
       global_id = tx.exec_params("SELECT global_id FROM tcc_transactions WHERE idempotency_key = $1",
                                  request.idempotency_key())[0][0]
@@ -235,7 +223,7 @@ absl::StatusOr<saga::v1::TccTransaction> PgTccStore::Get(const std::string& glob
                "FROM tcc_history WHERE global_id = $1 ORDER BY seq",
                global_id)) {
         saga::v1::TccEvent& e = history->emplace_back();
-        *e.mutable_time() = ToTimestamp(row[0].as<int64_t>());
+        *e.mutable_time() = TimeUtil::MicrosecondsToTimestamp(row[0].as<int64_t>());
         e.set_event(row[1].as<std::string>());
         e.set_branch_id(row[2].as<std::string>());
         e.set_detail(row[3].as<std::string>());

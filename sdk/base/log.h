@@ -7,6 +7,7 @@
 #ifndef SAGA_SDK_BASE_LOG_H_
 #define SAGA_SDK_BASE_LOG_H_
 
+#include <map>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -39,6 +40,21 @@ inline void LogError(std::string_view message, const LogFields& fields = {}) {
 
 // Returns `text` as a JSON string literal, quotes included.
 std::string JsonQuote(std::string_view text);
+
+// Returns string pairs (a std::map, a protobuf Map, ...) as a JSON object with its keys sorted,
+// so equal maps give equal text (labels and headers stored as jsonb).
+template <typename StringMap>
+std::string JsonObject(const StringMap& pairs) {
+  std::map<std::string, std::string> sorted(pairs.begin(), pairs.end());
+  std::string json = "{";
+  for (const auto& [key, value] : sorted) {
+    if (json.size() > 1) json += ',';
+    json += JsonQuote(key);
+    json += ':';
+    json += JsonQuote(value);
+  }
+  return json + "}";
+}
 
 // Returns a libpq connection string or URI with its password replaced by "***".
 std::string RedactDsn(std::string_view dsn);

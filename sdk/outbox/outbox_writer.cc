@@ -1,7 +1,5 @@
 #include "sdk/outbox/outbox_writer.h"
 
-#include <map>
-
 #include "sdk/base/log.h"
 #include "sdk/base/strings.h"
 #include "sdk/base/uuid.h"
@@ -14,22 +12,6 @@ namespace saga::sdk {
 absl::Status ValidateOutboxTableName(std::string_view table) {
   return pg::ValidateTableName(table, "outbox table");
 }
-
-namespace {
-
-// Headers as a JSON object, sorted by name so equal messages store equal rows.
-std::string HeadersJson(const saga::v1::OutboxMessage& message) {
-  std::map<std::string, std::string> headers(message.headers().begin(), message.headers().end());
-  std::string json = "{";
-  for (const auto& [name, value] : headers) {
-    if (json.size() > 1) json += ',';
-    saga::StrAppend(&json, JsonQuote(name), ":", JsonQuote(value));
-  }
-  json += '}';
-  return json;
-}
-
-}  // namespace
 
 absl::StatusOr<std::string> WriteOutboxMessage(pqxx::transaction_base& tx,
                                                const saga::v1::OutboxMessage& message,
@@ -45,7 +27,8 @@ absl::StatusOr<std::string> WriteOutboxMessage(pqxx::transaction_base& tx,
                                 " (topic, msg_key, payload, headers, message_id) "
                                 "VALUES ($1, $2, $3, $4::jsonb, $5)"),
                    message.topic(), pqxx::binarystring(message.key()),
-                   pqxx::binarystring(message.payload()), HeadersJson(message), message_id);
+                   pqxx::binarystring(message.payload()), JsonObject(message.headers()),
+                   message_id);
   } catch (const std::exception& e) {
     return pg::StatusFromException(e, saga::StrCat("writing to outbox table ", table));
   }
@@ -69,7 +52,7 @@ absl::StatusOr<std::vector<std::string>> WriteOutboxMessages(
     topics.AddText(m.topic());
     keys.AddBytea(m.key());
     payloads.AddBytea(m.payload());
-    headers.AddText(HeadersJson(m));
+    headers.AddText(JsonObject(m.headers()));
     message_ids.AddText(ids.back());
   }
   if (messages.empty()) return ids;

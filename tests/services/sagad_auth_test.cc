@@ -12,6 +12,7 @@
 #include <grpcpp/security/credentials.h>
 
 #include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "saga/v1/admin_service.grpc.pb.h"
 #include "saga/v1/outbox_service.grpc.pb.h"
@@ -167,7 +168,10 @@ TEST_F(SagadAuthTest, EveryServiceRequiresAValidTokenAndTheAdminApiTheAdminRole)
   EXPECT_TRUE(admin_call(kAdminToken).ok());
 
   // The health check stays open for probes.
-  // (SagadProcess::Start waited for SERVING without a token.)
+  auto health = grpc::health::v1::Health::NewStub(channel);
+  grpc::health::v1::HealthCheckRequest health_request;
+  grpc::health::v1::HealthCheckResponse health_response;
+  EXPECT_TRUE(health->Check(With("").get(), health_request, &health_response).ok());
 
   // An abort records the caller's name as the actor.
   saga::testing::RecordingParticipant participant;
