@@ -2,12 +2,12 @@
 
 #include <algorithm>
 
-#include "absl/random/random.h"
 #include "absl/time/clock.h"
 #include "coordinator/definition_validator.h"
 #include "coordinator/kafka_command.h"
 #include "sdk/base/log.h"
 #include "sdk/base/strings.h"
+#include "sdk/base/traceparent.h"
 #include "sdk/base/uuid.h"
 
 namespace saga::coordinator {
@@ -30,23 +30,6 @@ struct SagaEngine::Live {
 };
 
 namespace {
-
-std::string NewTraceparent() {
-  static absl::Mutex mu(absl::kConstInit);
-  static absl::BitGen* gen ABSL_GUARDED_BY(mu) = new absl::BitGen();
-  uint64_t a, b, c;
-  {
-    absl::MutexLock lock(&mu);
-    a = absl::Uniform<uint64_t>(*gen);
-    b = absl::Uniform<uint64_t>(*gen);
-    c = absl::Uniform<uint64_t>(*gen);
-  }
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "00-%016llx%016llx-%016llx-01",
-                static_cast<unsigned long long>(a), static_cast<unsigned long long>(b),
-                static_cast<unsigned long long>(c | 1));
-  return buf;
-}
 
 bool Ended(saga::v1::SagaState state) {
   return SagaMachine::IsTerminal(state) || state == saga::v1::SAGA_STATE_QUARANTINED;

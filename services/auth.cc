@@ -3,11 +3,13 @@
 #include <openssl/sha.h>
 
 #include <fstream>
+#include <sstream>
 #include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
+#include "sdk/base/log.h"
 #include "sdk/base/strings.h"
 
 namespace saga::services {
@@ -23,17 +25,23 @@ std::string Digest(std::string_view token) {
 
 const char* RoleName(Role role) { return role == Role::kAdmin ? "admin" : "client"; }
 
-}  // namespace
-
-absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::FromFile(const std::string& path) {
-  std::ifstream file(path);
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
   if (!file) {
     return absl::InvalidArgumentError(saga::StrCat(
         "SAGAD_AUTH_TOKENS_FILE: cannot read \"", path, "\"; give a readable file of lines "
         "\"<name> <client|admin> <token>\""));
   }
-  std::unique_ptr<Authenticator> auth(new Authenticator());
-  auth->enabled_ = true;
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+// The tokens of a file's text; INVALID_ARGUMENT naming the line, never the token.
+absl::StatusOr<absl::flat_hash_map<std::string, Caller>> ParseTokens(const std::string& path,
+                                                                     const std::string& content) {
+  absl::flat_hash_map<std::string, Caller> by_digest;
+  std::istringstream file(content);
   std::string line;
   for (int number = 1; std::getline(file, line); ++number) {
     absl::string_view text = absl::StripAsciiWhitespace(line);
@@ -56,21 +64,84 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::FromFile(const std
     if (fields[2].size() < kMinTokenLength) {
       return bad(saga::StrCat("the token is shorter than ", kMinTokenLength, " characters"));
     }
-    if (!auth->by_digest_.emplace(Digest({fields[2].data(), fields[2].size()}), caller).second) {
+    if (!by_digest.emplace(Digest({fields[2].data(), fields[2].size()}), caller).second) {
       return bad("the same token is on an earlier line");
     }
   }
-  if (auth->by_digest_.empty()) {
+  if (by_digest.empty()) {
     return absl::InvalidArgumentError(saga::StrCat(
         "SAGAD_AUTH_TOKENS_FILE ", path, " has no token; add lines \"<name> <client|admin> "
         "<token>\" or unset it to turn authentication off"));
+  }
+  return by_digest;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::FromFile(
+    const std::string& path, absl::Duration reload_interval) {
+  std::unique_ptr<Authenticator> auth(new Authenticator());
+  auth->enabled_ = true;
+  auth->path_ = path;
+  auto loaded = auth->ReloadIfChanged();
+  if (!loaded.ok()) return loaded.status();
+  if (reload_interval > absl::ZeroDuration()) {
+    auth->watcher_ = std::thread([a = auth.get(), reload_interval] { a->WatchFile(reload_interval); });
   }
   return auth;
 }
 
 std::unique_ptr<Authenticator> Authenticator::Open() {
-  return std::unique_ptr<Authenticator>(new Authenticator());
+  std::unique_ptr<Authenticator> auth(new Authenticator());
+  auth->table_ = std::make_shared<const Table>();
+  return auth;
 }
+
+Authenticator::~Authenticator() {
+  stop_.Notify();
+  if (watcher_.joinable()) watcher_.join();
+}
+
+absl::StatusOr<bool> Authenticator::ReloadIfChanged() {
+  auto content = ReadFile(path_);
+  if (!content.ok()) return content.status();
+  std::string digest = Digest(*content);
+  {
+    absl::MutexLock lock(&mu_);
+    if (table_ != nullptr && digest == content_digest_) return false;
+  }
+  auto parsed = ParseTokens(path_, *content);
+  if (!parsed.ok()) return parsed.status();
+  auto table = std::make_shared<const Table>(*std::move(parsed));
+  absl::MutexLock lock(&mu_);
+  table_ = std::move(table);
+  content_digest_ = std::move(digest);
+  return true;
+}
+
+void Authenticator::WatchFile(absl::Duration interval) {
+  bool failing = false;  // logs a bad file once, not at every check
+  while (!stop_.WaitForNotificationWithTimeout(interval)) {
+    absl::StatusOr<bool> reloaded = ReloadIfChanged();
+    if (!reloaded.ok()) {
+      if (!failing) {
+        LogError("the tokens file cannot be used; the previous tokens stay in force",
+                 {{"error", std::string(reloaded.status().message())}});
+      }
+      failing = true;
+      continue;
+    }
+    failing = false;
+    if (*reloaded) LogInfo("bearer tokens reloaded", {{"tokens", saga::StrCat(token_count())}});
+  }
+}
+
+std::shared_ptr<const Authenticator::Table> Authenticator::table() const {
+  absl::MutexLock lock(&mu_);
+  return table_;
+}
+
+size_t Authenticator::token_count() const { return table()->size(); }
 
 absl::StatusOr<Caller> Authenticator::Authorize(const grpc::ServerContextBase& context,
                                                 Role needed) const {
@@ -89,8 +160,9 @@ absl::StatusOr<Caller> Authenticator::Authorize(const grpc::ServerContextBase& c
         "the authorization metadata must be \"Bearer <token>\"");
   }
   const absl::string_view token = absl::StripAsciiWhitespace(value.substr(kScheme.size()));
-  auto caller = by_digest_.find(Digest({token.data(), token.size()}));
-  if (caller == by_digest_.end()) {
+  const std::shared_ptr<const Table> tokens = table();
+  auto caller = tokens->find(Digest({token.data(), token.size()}));
+  if (caller == tokens->end()) {
     return absl::UnauthenticatedError("the bearer token is not valid for this sagad");
   }
   if (static_cast<int>(caller->second.role) < static_cast<int>(needed)) {

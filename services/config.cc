@@ -33,6 +33,9 @@ ABSL_FLAG(std::string, instance_id, "", "this process's unique name (env SAGAD_I
 ABSL_FLAG(std::string, auth_tokens_file, "",
           "a file of bearer tokens, lines \"<name> <client|admin> <token>\"; unset: no "
           "authentication (env SAGAD_AUTH_TOKENS_FILE)");
+ABSL_FLAG(std::string, auth_reload_interval, "",
+          "how often the tokens file is checked for changes, e.g. 10s "
+          "(env SAGAD_AUTH_RELOAD_INTERVAL)");
 ABSL_FLAG(std::string, tls_cert_file, "",
           "PEM certificate chain for gRPC over TLS (env SAGAD_TLS_CERT_FILE)");
 ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file (env SAGAD_TLS_KEY_FILE)");
@@ -224,6 +227,11 @@ absl::StatusOr<ServerConfig> LoadConfig(const std::function<const char*(const ch
   }
   config.auth_tokens_file =
       Setting(FLAGS_auth_tokens_file, "SAGAD_AUTH_TOKENS_FILE", "", getenv);
+  auto reload =
+      Duration(Setting(FLAGS_auth_reload_interval, "SAGAD_AUTH_RELOAD_INTERVAL", "10s", getenv),
+               "SAGAD_AUTH_RELOAD_INTERVAL", absl::Milliseconds(100), absl::Hours(1));
+  if (!reload.ok()) return reload.status();
+  config.auth_reload_interval = *reload;
   config.tls_cert_file = Setting(FLAGS_tls_cert_file, "SAGAD_TLS_CERT_FILE", "", getenv);
   config.tls_key_file = Setting(FLAGS_tls_key_file, "SAGAD_TLS_KEY_FILE", "", getenv);
   config.tls_client_ca_file =

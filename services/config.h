@@ -29,6 +29,8 @@
 //                                                   "pkg.Svc=host:port,...[,host:port]"
 //   --auth_tokens_file    SAGAD_AUTH_TOKENS_FILE    (none: authentication off) bearer tokens
 //                                                   with roles (services/auth.h)
+//   --auth_reload_interval SAGAD_AUTH_RELOAD_INTERVAL 10s (how often the tokens file is
+//                                                   checked for changes)
 //   --tls_cert_file       SAGAD_TLS_CERT_FILE       (none: plaintext gRPC) PEM certificate chain
 //   --tls_key_file        SAGAD_TLS_KEY_FILE        its PEM private key (with the certificate)
 //   --tls_client_ca_file  SAGAD_TLS_CLIENT_CA_FILE  (none) PEM CAs; set: mutual TLS, a client
@@ -76,6 +78,7 @@ struct ServerConfig {
   absl::Duration relay_poll_interval;
   absl::Duration kafka_delivery_timeout;
   std::string auth_tokens_file;
+  absl::Duration auth_reload_interval;
   std::string tls_cert_file;
   std::string tls_key_file;
   std::string tls_client_ca_file;

@@ -15,12 +15,19 @@ grpc::ServerUnaryReactor* OutboxServiceImpl::Publish(grpc::CallbackServerContext
   if (absl::Status s = outbox::ValidatePublishRequest(*request, limits_); !s.ok()) {
     return FinishNow(reactor, s);
   }
-  return RunBlocking(executor_, reactor, [this, request, response]() -> absl::Status {
+  // The caller's trace continues in the messages that carry none of their own.
+  std::string traceparent = IncomingTraceparent(*context);
+  return RunBlocking(executor_, reactor, [this, request, response, traceparent]() -> absl::Status {
     std::vector<std::string> ids;
     absl::Status s = pool_->Run("publishing outbox messages", [&](pqxx::connection& conn) {
       pqxx::work tx(conn);
       std::vector<saga::v1::OutboxMessage> messages(request->messages().begin(),
                                                     request->messages().end());
+      if (!traceparent.empty()) {
+        for (saga::v1::OutboxMessage& m : messages) {
+          m.mutable_headers()->insert({"traceparent", traceparent});  // keeps one it has
+        }
+      }
       auto written = sdk::WriteOutboxMessages(tx, messages, "outbox", limits_);
       if (!written.ok()) return written.status();  // aborted: nothing is stored
       tx.commit();

@@ -128,11 +128,7 @@ grpc::ServerUnaryReactor* SagaServiceImpl::StartSaga(grpc::CallbackServerContext
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (Denied(*auth_, *context, Role::kClient, reactor)) return reactor;
   if (absl::Status s = ValidateRequest(*request, limits_); !s.ok()) return FinishNow(reactor, s);
-  std::string traceparent;
-  auto trace = context->client_metadata().find("traceparent");
-  if (trace != context->client_metadata().end()) {
-    traceparent.assign(trace->second.data(), trace->second.size());
-  }
+  std::string traceparent = IncomingTraceparent(*context);
   // Waiting ends a little before the caller's deadline, so the answer still reaches it.
   absl::Time wait_until = absl::Now() + absl::Minutes(5);
   if (context->deadline() != std::chrono::system_clock::time_point::max()) {

@@ -132,7 +132,7 @@ absl::StatusOr<std::unique_ptr<SagadServer>> SagadServer::Start(const ServerConf
     LogWarning("authentication is off: every caller may call every RPC; set "
                "SAGAD_AUTH_TOKENS_FILE to require bearer tokens");
   } else {
-    auto auth = Authenticator::FromFile(config.auth_tokens_file);
+    auto auth = Authenticator::FromFile(config.auth_tokens_file, config.auth_reload_interval);
     if (!auth.ok()) return auth.status();
     server->auth_ = *std::move(auth);
     LogInfo("bearer tokens required", {{"tokens", saga::StrCat(server->auth_->token_count())}});

@@ -4,12 +4,14 @@
 #define SAGA_SERVICES_UNARY_CALL_H_
 
 #include <functional>
+#include <string>
 #include <utility>
 
 #include <grpcpp/support/server_callback.h>
 
 #include "absl/status/status.h"
 #include "sdk/base/blocking_executor.h"
+#include "sdk/base/traceparent.h"
 #include "services/auth.h"
 #include "services/grpc_status.h"
 
@@ -47,6 +49,15 @@ inline grpc::ServerUnaryReactor* FinishNow(grpc::ServerUnaryReactor* reactor,
                                            const absl::Status& status) {
   reactor->Finish(ToGrpcStatus(status));
   return reactor;
+}
+
+// The caller's W3C traceparent (gRPC metadata "traceparent"), or "" when it sent none or one
+// that is not valid (which is dropped, as the Trace Context specification asks).
+inline std::string IncomingTraceparent(const grpc::CallbackServerContext& context) {
+  auto found = context.client_metadata().find("traceparent");
+  if (found == context.client_metadata().end()) return "";
+  std::string value(found->second.data(), found->second.size());
+  return IsValidTraceparent(value) ? value : "";
 }
 
 }  // namespace saga::services

@@ -1,5 +1,7 @@
 #include "coordinator/pg/pg_saga_store.h"
 
+#include <map>
+
 #include <pqxx/pqxx>
 
 #include "coordinator/saga_machine.h"
@@ -47,8 +49,8 @@ constexpr char kAppendHistoryAndOutbox[] =
     "WITH h AS (INSERT INTO saga_history (saga_id, seq, event) "
     "SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bytea[]) RETURNING saga_id, event) "
     "INSERT INTO outbox (topic, msg_key, payload, headers, message_id) "
-    "SELECT $4, convert_to(h.saga_id::text, 'UTF8'), h.event, $5::jsonb, m.message_id "
-    "FROM h JOIN unnest($1::uuid[], $6::text[]) AS m(saga_id, message_id) "
+    "SELECT $4, convert_to(h.saga_id::text, 'UTF8'), h.event, m.headers, m.message_id "
+    "FROM h JOIN unnest($1::uuid[], $6::text[], $5::jsonb[]) AS m(saga_id, message_id, headers) "
     "ON m.saga_id = h.saga_id";
 
 void PrepareCommitStatements(pqxx::connection& conn) {
@@ -188,7 +190,7 @@ absl::StatusOr<CommitResult> PgSagaStore::Commit(const std::vector<SagaWrite>& w
       }
     }
     // One history row and one outbox row per saga per commit: the transition's events together.
-    ArrayLiteral h_id, h_seq, h_transition, o_message_id;
+    ArrayLiteral h_id, h_seq, h_transition, o_message_id, o_headers;
     for (const SagaWrite& w : writes) {
       if (rejected.contains(w.snapshot.saga_id()) || w.events.empty()) continue;
       saga::v1::SagaTransition transition;
@@ -200,12 +202,16 @@ absl::StatusOr<CommitResult> PgSagaStore::Commit(const std::vector<SagaWrite>& w
       h_seq.AddInt(static_cast<int64_t>(last));
       h_transition.AddBytea(transition.SerializeAsString());
       o_message_id.AddText(saga::StrCat(w.snapshot.saga_id(), "/", last));
+      // The saga's trace continues in its lifecycle events.
+      std::map<std::string, std::string> headers = {
+          {"content-type", "application/x-protobuf;type=saga.v1.SagaTransition"}};
+      if (!w.snapshot.traceparent().empty()) headers["traceparent"] = w.snapshot.traceparent();
+      o_headers.AddText(JsonObject(headers));
     }
     if (h_id.size() > 0) {
       tx.exec_prepared(
           "saga_history_and_outbox",
-          h_id.str(), h_seq.str(), h_transition.str(), events_topic_,
-          R"({"content-type":"application/x-protobuf;type=saga.v1.SagaTransition"})",
+          h_id.str(), h_seq.str(), h_transition.str(), events_topic_, o_headers.str(),
           o_message_id.str());
     }
     // Kafka step commands dispatched by these transitions, in the same transaction.

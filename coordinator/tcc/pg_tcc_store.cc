@@ -7,6 +7,7 @@
 
 #include "sdk/base/log.h"
 #include "sdk/base/strings.h"
+#include "sdk/base/traceparent.h"
 #include "sdk/base/uuid.h"
 #include "sdk/pg/array_literal.h"
 
@@ -50,7 +51,7 @@ absl::StatusOr<saga::v1::TccTransaction> Load(pqxx::work& tx, const std::string&
   pqxx::result r = tx.exec_params(
       "SELECT state, coalesce(idempotency_key, ''), "
       "(extract(epoch FROM create_time) * 1000000)::bigint, "
-      "(extract(epoch FROM expire_time) * 1000000)::bigint FROM tcc_transactions "
+      "(extract(epoch FROM expire_time) * 1000000)::bigint, traceparent FROM tcc_transactions "
       "WHERE global_id = $1",
       global_id);
   if (r.empty()) {
@@ -62,6 +63,7 @@ absl::StatusOr<saga::v1::TccTransaction> Load(pqxx::work& tx, const std::string&
   t.set_idempotency_key(r[0][1].as<std::string>());
   *t.mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(r[0][2].as<int64_t>());
   *t.mutable_expire_time() = TimeUtil::MicrosecondsToTimestamp(r[0][3].as<int64_t>());
+  t.set_traceparent(r[0][4].as<std::string>());
   for (const auto& row : tx.exec_params(
            "SELECT key, value FROM tcc_transactions, jsonb_each_text(labels) "
            "WHERE global_id = $1",
@@ -99,7 +101,8 @@ std::string StateName(TccState state) { return saga::v1::TccState_Name(state); }
 
 }  // namespace
 
-absl::StatusOr<saga::v1::TccTransaction> PgTccStore::Begin(const saga::v1::BeginRequest& request) {
+absl::StatusOr<saga::v1::TccTransaction> PgTccStore::Begin(const saga::v1::BeginRequest& request,
+                                                         const std::string& traceparent) {
   absl::StatusOr<saga::v1::TccTransaction> result;
   absl::Status s = pool_->Run("beginning a TCC transaction", [&](pqxx::connection& conn) {
     pqxx::work tx(conn);
@@ -107,10 +110,12 @@ absl::StatusOr<saga::v1::TccTransaction> PgTccStore::Begin(const saga::v1::Begin
         request.timeout().seconds() * 1000000 + request.timeout().nanos() / 1000;
     std::string global_id = NewUuid();
     pqxx::result inserted = tx.exec_params(
-        "INSERT INTO tcc_transactions (global_id, state, idempotency_key, labels, expire_time) "
-        "VALUES ($1, 1, NULLIF($2, ''), $3::jsonb, now() + $4 * interval '1 microsecond') "
+        "INSERT INTO tcc_transactions "
+        "(global_id, state, idempotency_key, labels, expire_time, traceparent) "
+        "VALUES ($1, 1, NULLIF($2, ''), $3::jsonb, now() + $4 * interval '1 microsecond', $5) "
         "ON CONFLICT (idempotency_key) DO NOTHING RETURNING global_id",
-        global_id, request.idempotency_key(), JsonObject(request.labels()), timeout_micros);
+        global_id, request.idempotency_key(), JsonObject(request.labels()), timeout_micros,
+        traceparent.empty() ? NewTraceparent() : traceparent);
     if (inserted.empty()) {  // the key was used: the first transaction
       global_id = tx.exec_params("SELECT global_id FROM tcc_transactions WHERE idempotency_key = $1",
                                  request.idempotency_key())[0][0]
@@ -266,7 +271,7 @@ absl::StatusOr<std::vector<ClaimedTransaction>> PgTccStore::ClaimDue(const std::
         "  WHERE state IN (2, 4) AND next_attempt_at <= now() "
         "  AND (lease_owner IS NULL OR lease_expires_at < now()) "
         "  ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) "
-        "RETURNING global_id, state, lease_epoch, rounds",
+        "RETURNING global_id, state, lease_epoch, rounds, traceparent",
         owner, absl::ToInt64Microseconds(lease), limit);
     if (r.empty()) return absl::OkStatus();
     std::map<std::string, size_t> index;
@@ -277,6 +282,7 @@ absl::StatusOr<std::vector<ClaimedTransaction>> PgTccStore::ClaimDue(const std::
       c.state = static_cast<TccState>(row[1].as<int>());
       c.lease_epoch = row[2].as<int64_t>();
       c.rounds = row[3].as<int>();
+      c.traceparent = row[4].as<std::string>();
       index[c.global_id] = claimed.size() - 1;
       ids.AddText(c.global_id);
     }

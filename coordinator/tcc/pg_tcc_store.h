@@ -22,6 +22,7 @@ struct ClaimedTransaction {
   saga::v1::TccState state = saga::v1::TCC_STATE_UNSPECIFIED;  // CONFIRMING or CANCELLING
   int64_t lease_epoch = 0;
   int rounds = 0;  // earlier rounds that left a branch undone
+  std::string traceparent;  // passed to the branches' calls
   std::vector<saga::v1::TccBranch> branches;
 };
 
@@ -35,8 +36,10 @@ class PgTccStore {
  public:
   explicit PgTccStore(::saga::pg::ConnectionPool* pool) : pool_(pool) {}
 
-  // A new TRYING transaction; with an idempotency key already used, the first one.
-  absl::StatusOr<saga::v1::TccTransaction> Begin(const saga::v1::BeginRequest& request);
+  // A new TRYING transaction; with an idempotency key already used, the first one. Its calls
+  // carry `traceparent`, or a new one when it is empty.
+  absl::StatusOr<saga::v1::TccTransaction> Begin(const saga::v1::BeginRequest& request,
+                                                 const std::string& traceparent);
   // NOT_FOUND for an unknown transaction; FAILED_PRECONDITION unless it is TRYING and not
   // expired; the same branch again returns it, a different one with its id ALREADY_EXISTS.
   absl::StatusOr<saga::v1::TccBranch> RegisterBranch(

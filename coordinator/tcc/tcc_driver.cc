@@ -101,6 +101,7 @@ bool TccDriver::Pass() {
       inv.idempotency_key =
           saga::StrCat(c.global_id, "/", branch.branch_id(), "/", OperationName(inv.operation));
       inv.lease_epoch = c.lease_epoch;
+      inv.traceparent = c.traceparent;
       inv.endpoint = confirming ? branch.confirm() : branch.cancel();
       inv.payload = branch.payload();
       inv.timeout = options_.call_timeout;

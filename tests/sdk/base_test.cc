@@ -6,6 +6,7 @@
 #include "sdk/base/blocking_executor.h"
 #include "sdk/base/log.h"
 #include "sdk/base/strings.h"
+#include "sdk/base/traceparent.h"
 #include "sdk/base/uuid.h"
 
 namespace saga {
@@ -31,6 +32,38 @@ TEST(UuidTest, IsUuidRejectsMalformedText) {
   EXPECT_FALSE(IsUuid("123e4567-e89b-12d3-a456-42661417400g"));
   EXPECT_FALSE(IsUuid("123e4567-e89b-12d3-a456-4266141740000"));
   EXPECT_FALSE(IsUuid("{123e4567-e89b-12d3-a456-426614174000}"));
+}
+
+TEST(TraceparentTest, NewOnesAreValidSampledAndDistinct) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 1000; ++i) {
+    std::string t = saga::NewTraceparent();
+    EXPECT_TRUE(saga::IsValidTraceparent(t)) << t;
+    EXPECT_EQ(t.substr(0, 3), "00-");
+    EXPECT_EQ(t.substr(52), "-01");
+    seen.insert(t.substr(3, 32));
+  }
+  EXPECT_EQ(seen.size(), 1000u);
+}
+
+TEST(TraceparentTest, OnlyWellFormedOnesArePassedOn) {
+  const std::string good = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+  EXPECT_TRUE(saga::IsValidTraceparent(good));
+  EXPECT_TRUE(saga::IsValidTraceparent("01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"));
+  EXPECT_TRUE(
+      saga::IsValidTraceparent("cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-what"));
+  for (const std::string& bad : {
+           std::string(""), std::string("garbage"), good + "-extra",  // version 00 is exact
+           std::string("ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+           std::string("00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01"),  // uppercase
+           std::string("00-00000000000000000000000000000000-b7ad6b7169203331-01"),
+           std::string("00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01"),
+           std::string("00_0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+           std::string("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-0g"),
+           std::string("cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01x"),
+       }) {
+    EXPECT_FALSE(saga::IsValidTraceparent(bad)) << bad;
+  }
 }
 
 TEST(LogTest, RedactDsnHidesPasswordsInBothForms) {

@@ -227,6 +227,50 @@ TEST_F(SagadAuthTest, AMalformedTokensFileStopsSagadNamingTheLine) {
   EXPECT_THAT(output, ::testing::Not(HasSubstr(kAdminToken)));
 }
 
+TEST_F(SagadAuthTest, ATokensFileChangedInPlaceTakesEffectWithoutARestart) {
+  auto sagad = SagadProcess::Start(
+      dsn_, {"SAGAD_AUTH_TOKENS_FILE=" + tokens_, "SAGAD_AUTH_RELOAD_INTERVAL=200ms"});
+  ASSERT_TRUE(sagad.ok()) << sagad.status();
+  auto sagas = saga::v1::SagaService::NewStub((*sagad)->channel());
+  auto code = [&](const std::string& token) {
+    saga::v1::ListDefinitionsRequest request;
+    saga::v1::ListDefinitionsResponse response;
+    return sagas->ListDefinitions(With(token).get(), request, &response).error_code();
+  };
+  // As a Kubernetes Secret volume is updated: a new file renamed over the old one.
+  auto replace_tokens = [&](const std::string& text) {
+    const std::string next = tokens_ + ".next";
+    std::ofstream(next) << text;
+    std::filesystem::rename(next, tokens_);
+  };
+  constexpr char kRotatedToken[] = "rotated-token-0c4d2e9b7a15";
+  ASSERT_EQ(code(kClientToken), grpc::StatusCode::OK);
+  ASSERT_EQ(code(kRotatedToken), grpc::StatusCode::UNAUTHENTICATED);
+
+  // The client token is rotated: the new one works, the old one no longer.
+  replace_tokens(saga::StrCat("checkout client ", kRotatedToken, "\noncall admin ", kAdminToken,
+                              "\n"));
+  EXPECT_TRUE(saga::testing::WaitFor([&] { return code(kRotatedToken) == grpc::StatusCode::OK; },
+                                     absl::Seconds(10)));
+  EXPECT_EQ(code(kClientToken), grpc::StatusCode::UNAUTHENTICATED);
+
+  // A malformed version is refused with the line to fix; the tokens in force stay.
+  replace_tokens(saga::StrCat("checkout client ", kClientToken, "\nops superuser ", kAdminToken,
+                              "\n"));
+  EXPECT_TRUE(saga::testing::WaitFor(
+      [&] { return (*sagad)->log().find("previous tokens stay in force") != std::string::npos; },
+      absl::Seconds(10)));
+  EXPECT_EQ(code(kRotatedToken), grpc::StatusCode::OK);
+  EXPECT_EQ(code(kClientToken), grpc::StatusCode::UNAUTHENTICATED);
+
+  const std::string log = (*sagad)->log();
+  EXPECT_THAT(log, HasSubstr("bearer tokens reloaded"));
+  EXPECT_THAT(log, HasSubstr("line 2: role \\\"superuser\\\" is neither client nor admin"));
+  for (const char* token : {kClientToken, kAdminToken, kRotatedToken}) {
+    EXPECT_THAT(log, ::testing::Not(HasSubstr(token)));
+  }
+}
+
 TEST_F(SagadAuthTest, MutualTlsAcceptsOnlyClientCertificatesItsCaSigned) {
   ASSERT_NO_FATAL_FAILURE(MakeCa("ca"));
   ASSERT_NO_FATAL_FAILURE(MakeCa("other-ca"));

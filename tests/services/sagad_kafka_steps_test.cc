@@ -39,6 +39,7 @@ namespace saga {
 namespace {
 
 using ::saga::testing::DeadlineContext;
+using ::saga::testing::KafkaRecord;
 using ::saga::testing::Reply;
 using ::saga::testing::SagadProcess;
 using ::saga::testing::SharedKafka;
@@ -137,14 +138,16 @@ class SagadKafkaStepsTest : public ::testing::Test {
     ASSERT_TRUE(status.ok()) << status.error_message();
   }
 
-  saga::v1::Saga Run(const std::map<std::string, std::string>& payloads) {
+  saga::v1::Saga Run(const std::map<std::string, std::string>& payloads,
+                     const std::string& traceparent = "") {
     saga::v1::StartSagaRequest start;
     start.set_definition_name("mixed");
     start.set_wait_for_completion(true);
     for (const auto& [step, payload] : payloads) (*start.mutable_payloads())[step] = payload;
     saga::v1::StartSagaResponse response;
-    grpc::Status status =
-        sagas_->StartSaga(DeadlineContext(absl::Seconds(60)).get(), start, &response);
+    auto context = DeadlineContext(absl::Seconds(60));
+    if (!traceparent.empty()) context->AddMetadata("traceparent", traceparent);
+    grpc::Status status = sagas_->StartSaga(context.get(), start, &response);
     EXPECT_TRUE(status.ok()) << status.error_message();
     return response.saga();
   }
@@ -168,12 +171,35 @@ class SagadKafkaStepsTest : public ::testing::Test {
 };
 
 TEST_F(SagadKafkaStepsTest, AGrpcKafkaGrpcSagaCompletes) {
-  saga::v1::Saga saga = Run({{"charge", "4200"}});
+  const std::string caller_trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+  saga::v1::Saga saga = Run({{"charge", "4200"}}, caller_trace);
   EXPECT_EQ(saga.state(), saga::v1::SAGA_STATE_COMPLETED) << saga.error();
   EXPECT_EQ(PaymentEffects(saga.saga_id()), std::make_pair(1, 0));
   auto effects = participant_.effects();
   EXPECT_EQ((effects[{saga.saga_id(), "reserve"}].actions), 1);
   EXPECT_EQ((effects[{saga.saga_id(), "ship"}].actions), 1);
+
+  // The charge command on Kafka carries the caller's trace, like the gRPC calls.
+  auto commands = saga::testing::ConsumeUntil(
+      SharedKafka().bootstrap_servers(), commands_,
+      [&](const std::vector<KafkaRecord>& records) {
+        for (const KafkaRecord& r : records) {
+          if (r.key == saga.saga_id()) return true;
+        }
+        return false;
+      },
+      absl::Seconds(30));
+  ASSERT_TRUE(commands.ok()) << commands.status();
+  std::map<std::string, std::string> headers;
+  for (const KafkaRecord& r : *commands) {
+    if (r.key == saga.saga_id()) headers.insert(r.headers.begin(), r.headers.end());
+  }
+  EXPECT_EQ(headers["saga-step"], "charge");
+  EXPECT_EQ(headers["traceparent"].substr(0, 35), caller_trace.substr(0, 35));
+  for (const auto& call : participant_.calls()) {
+    if (call.saga_id != saga.saga_id()) continue;
+    EXPECT_EQ(call.traceparent.substr(0, 35), caller_trace.substr(0, 35));
+  }
 }
 
 TEST_F(SagadKafkaStepsTest, ItCompensatesTheKafkaStepWhenTheLastStepFails) {

@@ -75,8 +75,14 @@ TEST_F(SagadOutboxTest, PublishReachesKafkaWithIdsAndHeaders) {
     (*m->mutable_headers())["event-type"] = "OrderPaid";
   }
   request.mutable_messages(2)->set_message_id("my-own-id");
+  // The caller's trace goes into the messages without one of their own; message 1 keeps its.
+  const std::string caller_trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+  const std::string own_trace = "00-11111111111111111111111111111111-2222222222222222-01";
+  (*request.mutable_messages(1)->mutable_headers())["traceparent"] = own_trace;
   saga::v1::PublishResponse response;
-  grpc::Status status = outbox->Publish(DeadlineContext().get(), request, &response);
+  auto context = DeadlineContext();
+  context->AddMetadata("traceparent", caller_trace);
+  grpc::Status status = outbox->Publish(context.get(), request, &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
   ASSERT_EQ(response.message_ids_size(), 3);
   EXPECT_EQ(response.message_ids(2), "my-own-id");
@@ -93,6 +99,8 @@ TEST_F(SagadOutboxTest, PublishReachesKafkaWithIdsAndHeaders) {
     EXPECT_EQ(r.message_id, response.message_ids(i));
     EXPECT_THAT(r.headers, ::testing::Contains(std::pair<std::string, std::string>(
                                "event-type", "OrderPaid")));
+    EXPECT_THAT(r.headers, ::testing::Contains(std::pair<std::string, std::string>(
+                               "traceparent", i == 1 ? own_trace : caller_trace)));
   }
   EXPECT_TRUE(saga::testing::WaitFor(
       [&] { return Count(dsn_, "SELECT count(*) FROM outbox") == 0; }, absl::Seconds(10)));
@@ -153,7 +161,10 @@ TEST_F(SagadOutboxTest, SagaLifecycleEventsAreRelayedKeyedBySagaId) {
   start.set_definition_name("one-step");
   start.set_wait_for_completion(true);
   saga::v1::StartSagaResponse started;
-  ASSERT_TRUE(sagas->StartSaga(DeadlineContext().get(), start, &started).ok());
+  const std::string caller_trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+  auto context = DeadlineContext();
+  context->AddMetadata("traceparent", caller_trace);
+  ASSERT_TRUE(sagas->StartSaga(context.get(), start, &started).ok());
   ASSERT_EQ(started.saga().state(), saga::v1::SAGA_STATE_COMPLETED);
   const std::string id = started.saga().saga_id();
   const int transitions =
@@ -169,6 +180,9 @@ TEST_F(SagadOutboxTest, SagaLifecycleEventsAreRelayedKeyedBySagaId) {
   int64_t last_seq = 0;
   for (const KafkaRecord& r : *records) {
     EXPECT_EQ(r.key, id);
+    // The saga's trace continues in its events.
+    EXPECT_THAT(r.headers, ::testing::Contains(std::pair<std::string, std::string>(
+                               "traceparent", caller_trace)));
     saga::v1::SagaTransition transition;
     ASSERT_TRUE(transition.ParseFromString(r.value));
     EXPECT_EQ(transition.saga_id(), id);

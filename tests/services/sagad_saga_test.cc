@@ -19,6 +19,7 @@
 #include "saga/v1/admin_service.grpc.pb.h"
 #include "saga/v1/saga_service.grpc.pb.h"
 #include "sdk/base/strings.h"
+#include "sdk/base/traceparent.h"
 #include "tests/fakes/recording_participant.h"
 #include "tests/harness/postgres_server.h"
 #include "tests/harness/saga_client.h"
@@ -81,6 +82,29 @@ class SagadSagaTest : public ::testing::Test {
   std::string dsn_;
   RecordingParticipant participant_;
 };
+
+TEST_F(SagadSagaTest, AMalformedTraceparentIsDroppedAndANewTraceStarted) {
+  auto sagad = StartSagad();
+  ASSERT_NE(sagad, nullptr);
+  auto sagas = saga::v1::SagaService::NewStub(sagad->channel());
+  RegisterOrder(*sagas);
+  saga::v1::StartSagaRequest start;
+  start.set_definition_name("order");
+  start.set_wait_for_completion(true);
+  saga::v1::StartSagaResponse started;
+  auto context = DeadlineContext();
+  context->AddMetadata("traceparent", "00-not-a-trace-01");
+  grpc::Status status = sagas->StartSaga(context.get(), start, &started);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(started.saga().state(), saga::v1::SAGA_STATE_COMPLETED);
+  const std::string trace = started.saga().traceparent();
+  EXPECT_TRUE(saga::IsValidTraceparent(trace)) << trace;
+  ASSERT_FALSE(participant_.calls().empty());
+  for (const auto& call : participant_.calls()) {
+    EXPECT_TRUE(saga::IsValidTraceparent(call.traceparent)) << call.traceparent;
+    EXPECT_EQ(call.traceparent.substr(0, 35), trace.substr(0, 35));  // the same trace id
+  }
+}
 
 TEST_F(SagadSagaTest, StartWaitGetListHistoryAndWatchOverGrpc) {
   auto sagad = StartSagad();

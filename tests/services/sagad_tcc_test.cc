@@ -20,6 +20,7 @@
 #include "saga/v1/saga_service.grpc.pb.h"
 #include "saga/v1/tcc_service.grpc.pb.h"
 #include "sdk/base/strings.h"
+#include "sdk/base/traceparent.h"
 #include "tests/fakes/recording_participant.h"
 #include "tests/harness/sagad_process.h"
 #include "tests/harness/wait.h"
@@ -50,13 +51,16 @@ class SagadTccTest : public ::testing::Test {
     tcc_ = saga::v1::TccService::NewStub(sagad_->channel());
   }
 
-  std::string Begin(int timeout_seconds = 60, const std::string& key = "") {
+  std::string Begin(int timeout_seconds = 60, const std::string& key = "",
+                    const std::string& traceparent = "") {
     saga::v1::BeginRequest request;
     request.mutable_timeout()->set_seconds(timeout_seconds);
     request.set_idempotency_key(key);
     (*request.mutable_labels())["test"] = "tcc";
     saga::v1::BeginResponse response;
-    grpc::Status status = tcc_->Begin(DeadlineContext().get(), request, &response);
+    auto context = DeadlineContext();
+    if (!traceparent.empty()) context->AddMetadata("traceparent", traceparent);
+    grpc::Status status = tcc_->Begin(context.get(), request, &response);
     EXPECT_TRUE(status.ok()) << status.error_message();
     EXPECT_EQ(response.transaction().state(), saga::v1::TCC_STATE_TRYING);
     return response.transaction().global_id();
@@ -130,7 +134,9 @@ class SagadTccTest : public ::testing::Test {
 };
 
 TEST_F(SagadTccTest, CommitConfirmsEveryBranchOnceAndRollbackCancelsEveryBranch) {
-  const std::string committed = Begin();
+  // The initiator's trace reaches the Confirms; without one, sagad starts a trace.
+  const std::string caller_trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+  const std::string committed = Begin(60, "", caller_trace);
   const std::string rolled_back = Begin();
   for (const char* branch : {"debit", "credit", "fee"}) {
     ASSERT_TRUE(Register(committed, branch).ok());
@@ -148,11 +154,17 @@ TEST_F(SagadTccTest, CommitConfirmsEveryBranchOnceAndRollbackCancelsEveryBranch)
     EXPECT_EQ(calls[0].idempotency_key, committed + "/" + branch + "/confirm");
     EXPECT_EQ(calls[0].payload, "amount=" + branch);
     EXPECT_EQ(calls[0].method, "/bank.Accounts/Confirm");
+    EXPECT_EQ(calls[0].traceparent, caller_trace);
   }
   EXPECT_TRUE(Calls(committed, "cancel").empty());
   auto cancels = Calls(rolled_back, "cancel");
   ASSERT_EQ(cancels.size(), 3u);
-  for (const auto& [branch, calls] : cancels) EXPECT_EQ(calls.size(), 1u) << branch;
+  const std::string started_trace = Get(rolled_back).transaction().traceparent();
+  EXPECT_TRUE(saga::IsValidTraceparent(started_trace)) << started_trace;
+  for (const auto& [branch, calls] : cancels) {
+    EXPECT_EQ(calls.size(), 1u) << branch;
+    EXPECT_EQ(calls[0].traceparent, started_trace);
+  }
   EXPECT_TRUE(Calls(rolled_back, "confirm").empty());
 
   // Deciding again is harmless; the other decision is refused.
@@ -164,6 +176,7 @@ TEST_F(SagadTccTest, CommitConfirmsEveryBranchOnceAndRollbackCancelsEveryBranch)
 
   saga::v1::GetTransactionResponse got = Get(committed);
   EXPECT_EQ(got.transaction().labels().at("test"), "tcc");
+  EXPECT_EQ(got.transaction().traceparent(), caller_trace);
   std::vector<std::string> events;
   for (const auto& e : got.history()) events.push_back(e.event());
   EXPECT_THAT(events, ::testing::ElementsAre("begun", "branch_registered", "branch_registered",
