@@ -5,6 +5,7 @@
 #include "absl/time/clock.h"
 #include "coordinator/definition_validator.h"
 #include "coordinator/kafka_command.h"
+#include "sdk/base/failpoint.h"
 #include "sdk/base/log.h"
 #include "sdk/base/strings.h"
 #include "sdk/base/traceparent.h"
@@ -330,6 +331,7 @@ void SagaEngine::RunCommitter() {
     }
 
     // Durable: forget what ended, answer callers, send calls, tell subscribers.
+    SAGA_FAILPOINT("saga.after_commit");
     std::vector<std::pair<SagaCallback, saga::v1::Saga>> replies;
     bool lease_valid;
     {
@@ -596,7 +598,14 @@ void SagaEngine::RunMaintenance() {
     }
     const absl::Time now = clock_->Now();
     if (now >= next_renew) {
-      absl::Status renewed = store_->RenewLeases(options_.instance_id, options_.lease_ttl);
+      // Only the sagas driven here: one dropped after a failed commit must expire to be resumed.
+      std::vector<std::string> driven;
+      {
+        absl::MutexLock lock(&mu_);
+        driven.reserve(live_.size());
+        for (const auto& [id, live] : live_) driven.push_back(id);
+      }
+      absl::Status renewed = store_->RenewLeases(options_.instance_id, driven, options_.lease_ttl);
       absl::MutexLock lock(&mu_);
       if (renewed.ok()) {
         lease_valid_until_ = now + options_.lease_ttl;

@@ -86,8 +86,12 @@ class SagaStore {
   virtual absl::StatusOr<StoredSaga> ClaimOne(const std::string& saga_id, const std::string& owner,
                                               absl::Duration lease, bool ended_too = false) = 0;
 
-  // Extends every lease `owner` holds to now + `lease`.
-  virtual absl::Status RenewLeases(const std::string& owner, absl::Duration lease) = 0;
+  // Extends the leases `owner` holds on `saga_ids`, the sagas it drives now, to now + `lease`.
+  // A saga it holds but no longer drives (dropped from memory after a failed commit) is left
+  // to expire, so that recovery resumes it.
+  virtual absl::Status RenewLeases(const std::string& owner,
+                                   const std::vector<std::string>& saga_ids,
+                                   absl::Duration lease) = 0;
 
   // NOT_FOUND when absent.
   virtual absl::StatusOr<saga::v1::Saga> Get(const std::string& saga_id) = 0;

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "sdk/base/failpoint.h"
 #include "sdk/base/log.h"
 #include "sdk/base/status_macros.h"
 #include "sdk/base/strings.h"
@@ -106,6 +107,7 @@ absl::Status OutboxRelay::SettlePending() {
   if (settle_.delivered.empty() && settle_.rejected.empty()) return absl::OkStatus();
   Settlement settlement = std::move(settle_);
   settle_ = {};
+  if (!settlement.delivered.empty()) SAGA_FAILPOINT("relay.after_produce");
   // On failure the rows stay in the table and are sent again: duplicates, never losses.
   return source_->Settle(settlement.delivered, settlement.rejected);
 }

@@ -1,5 +1,6 @@
 #include "services/tcc_service.h"
 
+#include "sdk/base/failpoint.h"
 #include "sdk/base/strings.h"
 #include "services/unary_call.h"
 
@@ -60,6 +61,7 @@ grpc::ServerUnaryReactor* TccServiceImpl::Commit(grpc::CallbackServerContext* co
   if (absl::Status s = ValidateRequest(*request); !s.ok()) return FinishNow(reactor, s);
   return RunBlocking(executor_, reactor, [this, request, response]() -> absl::Status {
     auto t = store_->Decide(request->global_id(), /*commit=*/true, "");
+    if (t.ok()) SAGA_FAILPOINT("tcc.after_commit");
     driver_->Wake();  // also after an expiry found here: its Cancels are due
     if (!t.ok()) return t.status();
     *response->mutable_transaction() = *std::move(t);

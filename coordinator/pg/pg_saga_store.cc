@@ -5,6 +5,7 @@
 #include <pqxx/pqxx>
 
 #include "coordinator/saga_machine.h"
+#include "sdk/base/failpoint.h"
 #include "sdk/base/log.h"
 #include "sdk/base/strings.h"
 #include "sdk/outbox/outbox_writer.h"
@@ -208,6 +209,7 @@ absl::StatusOr<CommitResult> PgSagaStore::Commit(const std::vector<SagaWrite>& w
       if (!w.snapshot.traceparent().empty()) headers["traceparent"] = w.snapshot.traceparent();
       o_headers.AddText(JsonObject(headers));
     }
+    SAGA_FAILPOINT("saga.mid_commit");  // the snapshots are written, not yet their history
     if (h_id.size() > 0) {
       tx.exec_prepared(
           "saga_history_and_outbox",
@@ -290,16 +292,22 @@ absl::StatusOr<StoredSaga> PgSagaStore::ClaimOne(const std::string& saga_id,
   return claimed;
 }
 
-absl::Status PgSagaStore::RenewLeases(const std::string& owner, absl::Duration lease) {
+absl::Status PgSagaStore::RenewLeases(const std::string& owner,
+                                     const std::vector<std::string>& saga_ids,
+                                     absl::Duration lease) {
+  if (saga_ids.empty()) return absl::OkStatus();
+  ArrayLiteral ids;
+  for (const std::string& id : saga_ids) ids.AddText(id);
   return pool_->Run("renewing leases", [&](pqxx::connection& conn) {
     pqxx::work tx(conn);
     // SKIP LOCKED: a row locked now is being committed, which extends its lease anyway; and
     // waiting for it could deadlock with that commit.
     tx.exec_params(
         "UPDATE sagas SET lease_expires_at = now() + $2 * interval '1 millisecond' "
-        "WHERE saga_id IN (SELECT saga_id FROM sagas WHERE owner = $1 AND state IN (1, 2) "
-        "FOR UPDATE SKIP LOCKED)",
-        owner, Millis(lease));
+        "WHERE saga_id IN (SELECT saga_id FROM sagas WHERE saga_id = ANY($3::uuid[]) "
+        "AND owner = $1 AND state IN (1, 2) FOR UPDATE SKIP LOCKED)",
+        owner, Millis(lease), ids.str());
+    SAGA_FAILPOINT("saga.lease_renewal");
     tx.commit();
     return absl::OkStatus();
   });

@@ -24,7 +24,8 @@ class PgSagaStore : public SagaStore {
                                                        absl::Duration lease, int limit) override;
   absl::StatusOr<StoredSaga> ClaimOne(const std::string& saga_id, const std::string& owner,
                                       absl::Duration lease, bool ended_too = false) override;
-  absl::Status RenewLeases(const std::string& owner, absl::Duration lease) override;
+  absl::Status RenewLeases(const std::string& owner, const std::vector<std::string>& saga_ids,
+                           absl::Duration lease) override;
   absl::StatusOr<saga::v1::Saga> Get(const std::string& saga_id) override;
   absl::StatusOr<SagaPage> List(const SagaQuery& query) override;
   absl::StatusOr<std::vector<saga::v1::SagaEvent>> History(const std::string& saga_id,

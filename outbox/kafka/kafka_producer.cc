@@ -3,6 +3,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "absl/container/flat_hash_set.h"
+#include "sdk/base/failpoint.h"
 #include "sdk/base/log.h"
 #include "sdk/base/strings.h"
 
@@ -155,6 +156,7 @@ void KafkaProducer::Begin(const std::vector<const OutboxRow*>& rows) {
   absl::flat_hash_set<std::string> held;  // keys with a message that could not be queued
   for (size_t i = 0; i < rows.size(); ++i) {
     const OutboxRow& row = *rows[i];
+    if (i == rows.size() / 2 && i > 0) SAGA_FAILPOINT("relay.mid_batch");
     if (held.contains(row.key)) continue;  // stays kNotSent
     while (true) {
       rd_kafka_headers_t* headers = rd_kafka_headers_new(row.headers.size() + 1);

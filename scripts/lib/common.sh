@@ -23,6 +23,8 @@ as_root() {
 }
 
 export PATH="$SAGAD_TOOLS_BIN:$PATH"
+# ccache hits across clones of the repository (CI builds a fresh clone each time).
+export CCACHE_BASEDIR="$SAGAD_ROOT" CCACHE_NOHASHDIR=1
 
 # A Go recent enough for the pinned tools: the machine's, else a toolchain from the module proxy.
 go_bin() {

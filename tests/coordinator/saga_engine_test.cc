@@ -177,6 +177,33 @@ TEST_F(SagaEngineTest, HappyPathCallsEachStepOnceWithItsMetadataAndCompletes) {
             Count("SELECT count(*) FROM saga_history"));
 }
 
+// A saga dropped from memory after a failed commit must not be kept alive by its owner's lease
+// renewals, or recovery never resumes it (found by the fault matrix: sagas stuck RUNNING after
+// a PostgreSQL restart).
+TEST_F(SagaEngineTest, LeasesAreRenewedOnlyForTheSagasTheInstanceStillDrives) {
+  Register(R"(name: "slow" steps { name: "wait"
+              action { grpc { target: "TARGET" method: "/shop.S/wait" } } })");
+  participant_.SetScript("/shop.S/wait", [](const auto&, int) {
+    return Reply{absl::OkStatus(), absl::Seconds(20), false};
+  });
+  auto a = Start("slow");
+  auto b = Start("slow");
+  ASSERT_TRUE(a.ok() && b.ok());
+  {  // Both now held by an owner that drives neither, their leases about to expire.
+    pqxx::connection conn(dsn_);
+    pqxx::work tx(conn);
+    tx.exec("UPDATE sagas SET owner = 'gone', lease_expires_at = now() + interval '1 second'");
+    tx.commit();
+  }
+  ASSERT_TRUE(store_->RenewLeases("gone", {a->saga.saga_id()}, absl::Seconds(60)).ok());
+  EXPECT_EQ(Count(saga::StrCat("SELECT count(*) FROM sagas WHERE saga_id = '", a->saga.saga_id(),
+                               "' AND lease_expires_at > now() + interval '30 seconds'")),
+            1);
+  EXPECT_EQ(Count(saga::StrCat("SELECT count(*) FROM sagas WHERE saga_id = '", b->saga.saga_id(),
+                               "' AND lease_expires_at < now() + interval '2 seconds'")),
+            1);
+}
+
 TEST_F(SagaEngineTest, ABusinessFailureAtEachStepCompensatesTheEarlierStepsInReverse) {
   Register(Order());
   const std::vector<std::string> steps = {"reserve", "charge", "ship"};
