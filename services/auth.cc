@@ -86,7 +86,8 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::FromFile(
   auto loaded = auth->ReloadIfChanged();
   if (!loaded.ok()) return loaded.status();
   if (reload_interval > absl::ZeroDuration()) {
-    auth->watcher_ = std::thread([a = auth.get(), reload_interval] { a->WatchFile(reload_interval); });
+    auth->watcher_ =
+        std::thread([a = auth.get(), reload_interval] { a->WatchFile(reload_interval); });
   }
   return auth;
 }

@@ -33,6 +33,8 @@ ABSL_FLAG(std::string, instance_id, "", "this process's unique name (env SAGAD_I
 ABSL_FLAG(std::string, auth_tokens_file, "",
           "a file of bearer tokens, lines \"<name> <client|admin> <token>\"; unset: no "
           "authentication (env SAGAD_AUTH_TOKENS_FILE)");
+ABSL_FLAG(std::string, clock_skew, "",
+          "fault tests only: shifts sagad's clock by this much, e.g. -5s (env SAGAD_CLOCK_SKEW)");
 ABSL_FLAG(std::string, auth_reload_interval, "",
           "how often the tokens file is checked for changes, e.g. 10s "
           "(env SAGAD_AUTH_RELOAD_INTERVAL)");
@@ -227,6 +229,10 @@ absl::StatusOr<ServerConfig> LoadConfig(const std::function<const char*(const ch
   }
   config.auth_tokens_file =
       Setting(FLAGS_auth_tokens_file, "SAGAD_AUTH_TOKENS_FILE", "", getenv);
+  auto skew = Duration(Setting(FLAGS_clock_skew, "SAGAD_CLOCK_SKEW", "0s", getenv),
+                       "SAGAD_CLOCK_SKEW", -absl::Minutes(10), absl::Minutes(10));
+  if (!skew.ok()) return skew.status();
+  config.clock_skew = *skew;
   auto reload =
       Duration(Setting(FLAGS_auth_reload_interval, "SAGAD_AUTH_RELOAD_INTERVAL", "10s", getenv),
                "SAGAD_AUTH_RELOAD_INTERVAL", absl::Milliseconds(100), absl::Hours(1));

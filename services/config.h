@@ -12,6 +12,8 @@
 //   --worker_threads      SAGAD_WORKER_THREADS      16
 //   --log_level           SAGAD_LOG_LEVEL           info (debug, info, warning, error)
 //   --shutdown_grace      SAGAD_SHUTDOWN_GRACE      5s (how long calls in flight may finish)
+//   --clock_skew          SAGAD_CLOCK_SKEW          0s; fault tests only: shifts sagad's clock
+//                                                   (e.g. -5s), as on a machine whose clock is off
 //   --lease_ttl           SAGAD_LEASE_TTL           10s (a dead instance's sagas resume after it)
 //   --instance_id         SAGAD_INSTANCE_ID         <hostname>-<random> (unique per process)
 //   --events_topic        SAGAD_EVENTS_TOPIC        sagad.saga-events (lifecycle events' topic)
@@ -65,6 +67,7 @@ struct ServerConfig {
   int worker_threads = 0;
   LogLevel log_level = LogLevel::kInfo;
   absl::Duration shutdown_grace;
+  absl::Duration clock_skew;
   absl::Duration lease_ttl;
   std::string instance_id;
   std::string events_topic;

@@ -8,6 +8,7 @@ namespace saga::services {
 absl::StatusOr<std::unique_ptr<OutboxRelays>> OutboxRelays::Start(
     const ServerConfig& config, const std::string& bootstrap_servers) {
   std::unique_ptr<OutboxRelays> relays(new OutboxRelays());
+  relays->clock_ = RealClock(config.clock_skew);
   std::vector<RelaySource> sources = {RelaySource{.table = "outbox", .dsn = config.pg_dsn}};
   sources.insert(sources.end(), config.relay_sources.begin(), config.relay_sources.end());
   for (const RelaySource& source : sources) {

@@ -58,6 +58,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
 
 absl::StatusOr<std::unique_ptr<SagadServer>> SagadServer::Start(const ServerConfig& config) {
   std::unique_ptr<SagadServer> server(new SagadServer());
+  server->clock_ = RealClock(config.clock_skew);
   server->shutdown_grace_ = config.shutdown_grace;
   // Custom plans always: the commit statements are prepared, and after five runs PostgreSQL
   // may switch them to a generic plan that scans the sagas table (stalls of up to a second

@@ -29,8 +29,8 @@ grpc::ServerUnaryReactor* TccServiceImpl::Begin(grpc::CallbackServerContext* con
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (Denied(*auth_, *context, Role::kClient, reactor)) return reactor;
   if (absl::Status s = ValidateRequest(*request); !s.ok()) return FinishNow(reactor, s);
-  return RunBlocking(executor_, reactor,
-                     [this, request, response, trace = IncomingTraceparent(*context)]() -> absl::Status {
+  const std::string trace = IncomingTraceparent(*context);
+  return RunBlocking(executor_, reactor, [this, request, response, trace]() -> absl::Status {
     auto t = store_->Begin(*request, trace);
     if (!t.ok()) return t.status();
     *response->mutable_transaction() = *std::move(t);

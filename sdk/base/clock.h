@@ -1,5 +1,6 @@
 // Clock: the one way engine code reads the time, so tests can substitute a clock they control.
-// RealClock reads the system clock. Thread-safe.
+// RealClock reads the system clock, shifted by a skew that is zero except in fault tests
+// (SAGAD_CLOCK_SKEW: a machine whose clock is off). Thread-safe.
 #ifndef SAGA_SDK_BASE_CLOCK_H_
 #define SAGA_SDK_BASE_CLOCK_H_
 
@@ -16,7 +17,11 @@ class Clock {
 
 class RealClock : public Clock {
  public:
-  absl::Time Now() override { return absl::Now(); }
+  explicit RealClock(absl::Duration skew = absl::ZeroDuration()) : skew_(skew) {}
+  absl::Time Now() override { return absl::Now() + skew_; }
+
+ private:
+  absl::Duration skew_;
 };
 
 }  // namespace saga

@@ -214,4 +214,24 @@ std::vector<std::string> InvariantOneViolations(const saga::v1::Saga& saga,
   return violations;
 }
 
+saga::v1::SagaDefinition OrderDefinition(const std::string& target) {
+  saga::v1::SagaDefinition d;
+  d.set_name("order");
+  d.mutable_default_retry_policy()->mutable_initial_backoff()->set_nanos(20000000);
+  d.mutable_default_retry_policy()->mutable_max_backoff()->set_nanos(200000000);
+  d.mutable_default_step_timeout()->set_seconds(2);
+  std::string previous;
+  for (const char* name : {"reserve", "charge", "ship"}) {
+    auto* step = d.add_steps();
+    step->set_name(name);
+    step->mutable_action()->mutable_grpc()->set_target(target);
+    step->mutable_action()->mutable_grpc()->set_method(saga::StrCat("/shop.S/", name));
+    step->mutable_compensation()->mutable_grpc()->set_target(target);
+    step->mutable_compensation()->mutable_grpc()->set_method(saga::StrCat("/shop.S/undo_", name));
+    if (!previous.empty()) step->add_depends_on(previous);
+    previous = name;
+  }
+  return d;
+}
+
 }  // namespace saga::testing

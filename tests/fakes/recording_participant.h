@@ -26,6 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "saga/v1/definition.pb.h"
 #include "saga/v1/saga.pb.h"
 
 namespace saga::testing {
@@ -100,6 +101,10 @@ class RecordingParticipant {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread delay_thread_;
 };
+
+// The order saga the crash and fault tests run against `target`: reserve -> charge -> ship, each
+// compensated by /shop.S/undo_<step>, retried from 20 ms to 200 ms, with a 2 s step timeout.
+saga::v1::SagaDefinition OrderDefinition(const std::string& target);
 
 // Invariant 1 of DESIGN.md for one ended saga, on `participant`'s effect log: COMPLETED means
 // each action took effect exactly once and nothing was compensated; COMPENSATED means each

@@ -52,22 +52,7 @@ class SagadSagaTest : public ::testing::Test {
 
   void RegisterOrder(saga::v1::SagaService::Stub& stub) {
     saga::v1::RegisterDefinitionRequest request;
-    auto* d = request.mutable_definition();
-    d->set_name("order");
-    d->mutable_default_retry_policy()->mutable_initial_backoff()->set_nanos(20000000);
-    d->mutable_default_retry_policy()->mutable_max_backoff()->set_nanos(200000000);
-    d->mutable_default_step_timeout()->set_seconds(2);
-    std::string previous;
-    for (const char* name : {"reserve", "charge", "ship"}) {
-      auto* step = d->add_steps();
-      step->set_name(name);
-      step->mutable_action()->mutable_grpc()->set_target(participant_.target());
-      step->mutable_action()->mutable_grpc()->set_method(saga::StrCat("/shop.S/", name));
-      step->mutable_compensation()->mutable_grpc()->set_target(participant_.target());
-      step->mutable_compensation()->mutable_grpc()->set_method(saga::StrCat("/shop.S/undo_", name));
-      if (!previous.empty()) step->add_depends_on(previous);
-      previous = name;
-    }
+    *request.mutable_definition() = saga::testing::OrderDefinition(participant_.target());
     saga::v1::RegisterDefinitionResponse response;
     grpc::Status status = stub.RegisterDefinition(DeadlineContext().get(), request, &response);
     ASSERT_TRUE(status.ok()) << status.error_message();
