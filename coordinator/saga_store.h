@@ -56,9 +56,28 @@ struct SagaQuery {
   std::optional<absl::Time> created_after;   // inclusive
   std::optional<absl::Time> created_before;  // exclusive
   std::vector<std::pair<std::string, std::string>> labels;  // all must match
+  std::string error_contains;  // case-insensitive; empty: any
   int limit = 100;
   // Resume after this saga in (created_at, saga_id) descending order.
   std::optional<std::pair<absl::Time, std::string>> after;
+};
+
+// The counts behind the web console's overview (AdminService.GetOverview).
+struct SagaOverview {
+  struct Count {
+    std::string definition_name;
+    int state = 0;  // saga.v1.SagaState
+    uint64_t count = 0;
+  };
+  struct Bucket {
+    uint64_t started = 0;
+    uint64_t completed = 0;
+    uint64_t compensated = 0;
+    uint64_t quarantined = 0;
+  };
+  std::vector<Count> counts;    // by definition, then state
+  std::vector<Bucket> buckets;  // the window cut in equal parts, oldest first
+  absl::Time read_time;         // the database's now(), the window's end
 };
 
 struct SagaPage {
@@ -95,7 +114,12 @@ class SagaStore {
 
   // NOT_FOUND when absent.
   virtual absl::StatusOr<saga::v1::Saga> Get(const std::string& saga_id) = 0;
+  // The saga and the serialized StartSagaRequest it was started with. NOT_FOUND when absent.
+  virtual absl::StatusOr<StoredSaga> GetWithRequest(const std::string& saga_id) = 0;
   virtual absl::StatusOr<SagaPage> List(const SagaQuery& query) = 0;
+  // Counts by definition and state, and per bucket of the `window` before now (cut into
+  // `buckets` parts) the sagas created, ended by state, and quarantined; read in one snapshot.
+  virtual absl::StatusOr<SagaOverview> Overview(absl::Duration window, int buckets) = 0;
 
   // History events with a sequence above `after_sequence`, oldest first. NOT_FOUND when the
   // saga does not exist.

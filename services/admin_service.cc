@@ -38,6 +38,14 @@ absl::Time ToTime(const google::protobuf::Timestamp& t) {
   return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
 }
 
+google::protobuf::Timestamp ToTimestamp(absl::Time t) {
+  const int64_t micros = absl::ToUnixMicros(t);
+  google::protobuf::Timestamp ts;
+  ts.set_seconds(micros / 1000000);
+  ts.set_nanos(static_cast<int32_t>(micros % 1000000) * 1000);
+  return ts;
+}
+
 }  // namespace
 
 grpc::ServerUnaryReactor* AdminServiceImpl::Act(grpc::CallbackServerContext* context,
@@ -177,7 +185,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::GetHistory(grpc::CallbackServerConte
                                                        const saga::v1::GetHistoryRequest* request,
                                                        saga::v1::GetHistoryResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (Denied(*auth_, *context, Role::kAdmin, reactor)) return reactor;
+  if (Denied(*auth_, *context, Role::kViewer, reactor)) return reactor;
   if (absl::Status s = ValidateRequest(*request); !s.ok()) return FinishNow(reactor, s);
   uint64_t after = 0;
   if (!request->page_token().empty()) {
@@ -207,7 +215,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListQuarantined(
     grpc::CallbackServerContext* context, const saga::v1::ListQuarantinedRequest* request,
     saga::v1::ListQuarantinedResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (Denied(*auth_, *context, Role::kAdmin, reactor)) return reactor;
+  if (Denied(*auth_, *context, Role::kViewer, reactor)) return reactor;
   if (absl::Status s = ValidateRequest(*request); !s.ok()) return FinishNow(reactor, s);
   coordinator::SagaQuery query;
   query.states = {saga::v1::SAGA_STATE_QUARANTINED};
@@ -222,7 +230,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListParked(grpc::CallbackServerConte
                                                        const saga::v1::ListParkedRequest* request,
                                                        saga::v1::ListParkedResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (Denied(*auth_, *context, Role::kAdmin, reactor)) return reactor;
+  if (Denied(*auth_, *context, Role::kViewer, reactor)) return reactor;
   if (absl::Status s = ValidateRequest(*request); !s.ok()) return FinishNow(reactor, s);
   int64_t after = 0;
   if (!request->page_token().empty()) {
@@ -261,6 +269,61 @@ grpc::ServerUnaryReactor* AdminServiceImpl::RequeueParked(
              {"actor", caller.name}, {"reason", request->reason()}});
     return absl::OkStatus();
   });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::GetOverview(
+    grpc::CallbackServerContext* context, const saga::v1::GetOverviewRequest* request,
+    saga::v1::GetOverviewResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (Denied(*auth_, *context, Role::kViewer, reactor)) return reactor;
+  if (absl::Status s = ValidateRequest(*request); !s.ok()) return FinishNow(reactor, s);
+  const absl::Duration window =
+      request->has_window() ? absl::Seconds(request->window().seconds()) : absl::Hours(1);
+  const int buckets = request->buckets() == 0 ? 60 : request->buckets();
+  return RunBlocking(executor_, reactor, [this, response, window, buckets]() -> absl::Status {
+    auto overview = store_->Overview(window, buckets);
+    if (!overview.ok()) return overview.status();
+    auto backlog = outbox::pg::ReadBacklog(*pool_, "outbox");
+    if (!backlog.ok()) return backlog.status();
+    for (const auto& c : overview->counts) {
+      saga::v1::SagaCount& count = *response->add_counts();
+      count.set_definition_name(c.definition_name);
+      count.set_state(static_cast<saga::v1::SagaState>(c.state));
+      count.set_count(c.count);
+      if (c.state == saga::v1::SAGA_STATE_QUARANTINED) {
+        response->set_quarantined(response->quarantined() + c.count);
+      }
+    }
+    const absl::Time start = overview->read_time - window;
+    for (size_t i = 0; i < overview->buckets.size(); ++i) {
+      const auto& b = overview->buckets[i];
+      saga::v1::ThroughputBucket& bucket = *response->add_throughput();
+      *bucket.mutable_start_time() = ToTimestamp(start + window * static_cast<double>(i) / buckets);
+      bucket.set_started(b.started);
+      bucket.set_completed(b.completed);
+      bucket.set_compensated(b.compensated);
+      bucket.set_quarantined(b.quarantined);
+    }
+    response->set_parked_messages(backlog->parked);
+    response->set_pending_messages(backlog->pending);
+    const int64_t lag_micros = static_cast<int64_t>(backlog->oldest_pending_seconds * 1e6);
+    response->mutable_relay_lag()->set_seconds(lag_micros / 1000000);
+    response->mutable_relay_lag()->set_nanos(static_cast<int32_t>(lag_micros % 1000000) * 1000);
+    *response->mutable_read_time() = ToTimestamp(overview->read_time);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::WhoAmI(grpc::CallbackServerContext* context,
+                                                   const saga::v1::WhoAmIRequest* /*request*/,
+                                                   saga::v1::WhoAmIResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  Caller caller;
+  if (Denied(*auth_, *context, Role::kViewer, reactor, &caller)) return reactor;
+  response->set_name(caller.name);
+  response->set_role(RoleName(caller.role));
+  response->set_authentication(auth_->enabled());
+  return FinishNow(reactor, absl::OkStatus());
 }
 
 }  // namespace saga::services

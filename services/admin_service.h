@@ -1,6 +1,8 @@
-// AdminServiceImpl serves saga.v1.AdminService (admin role). Every RPC validates its input (ids,
-// reasons, filters, page sizes). GetHistory and ListQuarantined read the SagaStore; ListParked
-// and RequeueParked work on sagad's own outbox table. RetrySaga, ReplayCompensation and SkipStep
+// AdminServiceImpl serves saga.v1.AdminService: its reads (GetHistory, ListQuarantined,
+// ListParked, GetOverview, WhoAmI) to the viewer role, its actions to admins. Every RPC validates
+// its input (ids, reasons, filters, page sizes). GetHistory, ListQuarantined and the saga counts
+// of GetOverview read the SagaStore; ListParked, RequeueParked and GetOverview's backlog work on
+// sagad's own outbox table. RetrySaga, ReplayCompensation and SkipStep
 // are the operator actions of coordinator/saga_machine.h, applied through the engine (which
 // takes the saga over from whichever instance drives it) and recorded in the saga's history
 // with the caller's name and reason.
@@ -45,6 +47,12 @@ class AdminServiceImpl final : public saga::v1::AdminService::CallbackService {
   grpc::ServerUnaryReactor* RequeueParked(grpc::CallbackServerContext* context,
                                           const saga::v1::RequeueParkedRequest* request,
                                           saga::v1::RequeueParkedResponse* response) override;
+  grpc::ServerUnaryReactor* GetOverview(grpc::CallbackServerContext* context,
+                                        const saga::v1::GetOverviewRequest* request,
+                                        saga::v1::GetOverviewResponse* response) override;
+  grpc::ServerUnaryReactor* WhoAmI(grpc::CallbackServerContext* context,
+                                   const saga::v1::WhoAmIRequest* request,
+                                   saga::v1::WhoAmIResponse* response) override;
 
  private:
   // An operator action on one saga: checks the admin role and `validation`, then applies

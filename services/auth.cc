@@ -13,6 +13,16 @@
 #include "sdk/base/strings.h"
 
 namespace saga::services {
+
+const char* RoleName(Role role) {
+  switch (role) {
+    case Role::kViewer: return "viewer";
+    case Role::kClient: return "client";
+    case Role::kAdmin: return "admin";
+  }
+  return "?";
+}
+
 namespace {
 
 constexpr size_t kMinTokenLength = 16;
@@ -23,14 +33,12 @@ std::string Digest(std::string_view token) {
   return std::string(reinterpret_cast<const char*>(digest), sizeof(digest));
 }
 
-const char* RoleName(Role role) { return role == Role::kAdmin ? "admin" : "client"; }
-
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream file(path, std::ios::binary);
   if (!file) {
     return absl::InvalidArgumentError(saga::StrCat(
         "SAGAD_AUTH_TOKENS_FILE: cannot read \"", path, "\"; give a readable file of lines "
-        "\"<name> <client|admin> <token>\""));
+        "\"<name> <viewer|client|admin> <token>\""));
   }
   std::stringstream text;
   text << file.rdbuf();
@@ -52,14 +60,16 @@ absl::StatusOr<absl::flat_hash_map<std::string, Caller>> ParseTokens(const std::
       return absl::InvalidArgumentError(saga::StrCat("SAGAD_AUTH_TOKENS_FILE ", path, " line ",
                                                      number, ": ", what));
     };
-    if (fields.size() != 3) return bad("expected \"<name> <client|admin> <token>\"");
+    if (fields.size() != 3) return bad("expected \"<name> <viewer|client|admin> <token>\"");
     Caller caller{.name = std::string(fields[0])};
-    if (fields[1] == "client") {
+    if (fields[1] == "viewer") {
+      caller.role = Role::kViewer;
+    } else if (fields[1] == "client") {
       caller.role = Role::kClient;
     } else if (fields[1] == "admin") {
       caller.role = Role::kAdmin;
     } else {
-      return bad(saga::StrCat("role \"", fields[1], "\" is neither client nor admin"));
+      return bad(saga::StrCat("role \"", fields[1], "\" is not viewer, client or admin"));
     }
     if (fields[2].size() < kMinTokenLength) {
       return bad(saga::StrCat("the token is shorter than ", kMinTokenLength, " characters"));
@@ -70,7 +80,7 @@ absl::StatusOr<absl::flat_hash_map<std::string, Caller>> ParseTokens(const std::
   }
   if (by_digest.empty()) {
     return absl::InvalidArgumentError(saga::StrCat(
-        "SAGAD_AUTH_TOKENS_FILE ", path, " has no token; add lines \"<name> <client|admin> "
+        "SAGAD_AUTH_TOKENS_FILE ", path, " has no token; add lines \"<name> <viewer|client|admin> "
         "<token>\" or unset it to turn authentication off"));
   }
   return by_digest;

@@ -8,9 +8,12 @@
 //   # name      role    token
 //   checkout    client  3f9c...   (at least 16 characters)
 //   oncall      admin   a71d...
+//   dashboards  viewer  9be0...
 //
-// Roles: client may call SagaService, TccService and OutboxService; admin may call those and
-// AdminService. The name is the actor recorded in a saga's history (AbortSaga, operator
+// Roles: viewer may only read (GetDefinition, ListDefinitions, GetSaga, ListSagas, WatchSaga,
+// GetTransaction, and AdminService's GetHistory, ListQuarantined, ListParked, GetOverview,
+// WhoAmI): the web console's read-only operators; client may also call every other method of
+// SagaService, TccService and OutboxService; admin may call everything. The name is the actor recorded in a saga's history (AbortSaga, operator
 // actions). Tokens are kept only as SHA-256 digests and never logged. The file is read again
 // when its content changes (checked every SAGAD_AUTH_RELOAD_INTERVAL, 10s by default): a
 // Kubernetes Secret updated in place takes effect without a restart; a malformed new version
@@ -35,7 +38,11 @@
 
 namespace saga::services {
 
-enum class Role { kClient = 1, kAdmin = 2 };
+// Each role may do what the one before it may.
+enum class Role { kViewer = 1, kClient = 2, kAdmin = 3 };
+
+// "viewer", "client" or "admin".
+const char* RoleName(Role role);
 
 struct Caller {
   std::string name;

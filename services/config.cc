@@ -31,7 +31,7 @@ ABSL_FLAG(std::string, lease_ttl, "",
           "how long a saga's lease lasts unrenewed, e.g. 10s (env SAGAD_LEASE_TTL)");
 ABSL_FLAG(std::string, instance_id, "", "this process's unique name (env SAGAD_INSTANCE_ID)");
 ABSL_FLAG(std::string, auth_tokens_file, "",
-          "a file of bearer tokens, lines \"<name> <client|admin> <token>\"; unset: no "
+          "a file of bearer tokens, lines \"<name> <viewer|client|admin> <token>\"; unset: no "
           "authentication (env SAGAD_AUTH_TOKENS_FILE)");
 ABSL_FLAG(std::string, clock_skew, "",
           "fault tests only: shifts sagad's clock by this much, e.g. -5s (env SAGAD_CLOCK_SKEW)");

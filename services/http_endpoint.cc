@@ -2,10 +2,55 @@
 
 #include <httplib.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "sdk/base/strings.h"
+#include "web/web_assets.h"
 
 namespace saga::services {
+namespace {
+
+// Headers of every console and API answer: nothing is cached, sniffed, framed or referred, and
+// the pages run only their own scripts.
+void SetSafetyHeaders(httplib::Response& res) {
+  res.set_header("Cache-Control", "no-store");
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_header("Referrer-Policy", "no-referrer");
+  res.set_header("Content-Security-Policy",
+                 "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'");
+}
+
+void ServeConsole(httplib::Server& server, const HttpApi& api, size_t max_body_bytes) {
+  server.set_payload_max_length(max_body_bytes);
+  server.Post(R"(/api/(.+))", [&api](const httplib::Request& req, httplib::Response& res) {
+    HttpApiReply reply = api.Call({.method = req.matches[1].str(),
+                                   .content_type = req.get_header_value("Content-Type"),
+                                   .body = req.body,
+                                   .authorization = req.get_header_value("Authorization"),
+                                   .traceparent = req.get_header_value("traceparent")});
+    SetSafetyHeaders(res);
+    res.status = reply.http_status;
+    res.set_content(reply.json, "application/json");
+  });
+  server.Get("/", [](const httplib::Request&, httplib::Response& res) {
+    res.set_redirect("/console/");
+  });
+  server.Get(R"(/console/([a-z0-9_.-]*))", [](const httplib::Request& req, httplib::Response& res) {
+    std::string name = req.matches[1].str();
+    if (name.empty()) name = "index.html";
+    const web::Asset* asset = web::FindAsset(name);
+    SetSafetyHeaders(res);
+    if (asset == nullptr) {
+      res.status = 404;
+      res.set_content(saga::StrCat("no console file ", name, "\n"), "text/plain");
+      return;
+    }
+    res.set_content(asset->content.data(), asset->content.size(),
+                    std::string(asset->content_type));
+  });
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<HttpEndpoint>> HttpEndpoint::Start(const std::string& addr,
                                                                   HttpHandlers handlers) {
@@ -32,6 +77,7 @@ absl::StatusOr<std::unique_ptr<HttpEndpoint>> HttpEndpoint::Start(const std::str
              [metrics = handlers.metrics](const httplib::Request&, httplib::Response& res) {
                res.set_content(metrics(), "text/plain; version=0.0.4");
              });
+  if (handlers.api != nullptr) ServeConsole(server, *handlers.api, handlers.max_body_bytes);
   if (port == 0) {
     port = server.bind_to_any_port(host);
     if (port < 0) port = 0;

@@ -1,6 +1,8 @@
 // HttpEndpoint serves the plain-HTTP side of sagad at SAGAD_HTTP_ADDR: /healthz (the process
-// is alive), /readyz (it can serve: the database answers) and /metrics (Prometheus text format).
-// It runs cpp-httplib on its own threads; Stop() ends them. Thread-safe.
+// is alive), /readyz (it can serve: the database answers), /metrics (Prometheus text format),
+// the HTTP API /api/<service>/<method> (http_api.h) and the web console at /console/ (the files
+// of web/, embedded; / redirects there). It runs cpp-httplib on its own threads; Stop() ends
+// them. Thread-safe.
 #ifndef SAGA_SERVICES_HTTP_ENDPOINT_H_
 #define SAGA_SERVICES_HTTP_ENDPOINT_H_
 
@@ -11,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "services/http_api.h"
 
 namespace httplib {
 class Server;
@@ -21,6 +24,8 @@ namespace saga::services {
 struct HttpHandlers {
   std::function<absl::Status()> ready;     // OK when sagad can serve requests
   std::function<std::string()> metrics;    // the Prometheus text exposition
+  const HttpApi* api = nullptr;            // serves /api/ and the console when set
+  size_t max_body_bytes = 8 << 20;         // larger API requests answer 413
 };
 
 class HttpEndpoint {

@@ -162,6 +162,9 @@ absl::Status ValidateRequest(const saga::v1::ListSagasRequest& request) {
   SAGA_RETURN_IF_ERROR(ValidateTimeRange(request.has_created_after(), request.created_after(),
                                          request.has_created_before(), request.created_before()));
   SAGA_RETURN_IF_ERROR(ValidateLabels(request.labels()));
+  if (request.error_contains().size() > 256) {
+    return Invalid("error_contains", "must have at most 256 bytes");
+  }
   return ValidatePageSize(request.page_size());
 }
 
@@ -305,6 +308,20 @@ absl::Status ValidateRequest(const saga::v1::RequeueParkedRequest& request) {
     }
   }
   return ValidateReason(request.reason());
+}
+
+absl::Status ValidateRequest(const saga::v1::GetOverviewRequest& request) {
+  if (request.has_window()) {
+    const auto& w = request.window();
+    if (w.nanos() != 0 || w.seconds() < 60 || w.seconds() > 7 * 24 * 3600) {
+      return Invalid("window", "give whole seconds from 1 minute to 7 days, or leave it unset for "
+                               "1 hour");
+    }
+  }
+  if (request.buckets() < 0 || request.buckets() > 240) {
+    return Invalid("buckets", "give 1 to 240, or 0 for 60");
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace saga::services

@@ -57,6 +57,7 @@ absl::Status ValidateRequest(const saga::v1::GetHistoryRequest& request);
 absl::Status ValidateRequest(const saga::v1::ListQuarantinedRequest& request);
 absl::Status ValidateRequest(const saga::v1::ListParkedRequest& request);
 absl::Status ValidateRequest(const saga::v1::RequeueParkedRequest& request);
+absl::Status ValidateRequest(const saga::v1::GetOverviewRequest& request);
 
 }  // namespace saga::services
 

@@ -79,7 +79,7 @@ grpc::ServerUnaryReactor* SagaServiceImpl::GetDefinition(
     grpc::CallbackServerContext* context, const saga::v1::GetDefinitionRequest* request,
     saga::v1::GetDefinitionResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (Denied(*auth_, *context, Role::kClient, reactor)) return reactor;
+  if (Denied(*auth_, *context, Role::kViewer, reactor)) return reactor;
   if (absl::Status s = ValidateRequest(*request); !s.ok()) return FinishNow(reactor, s);
   return RunBlocking(executor_, reactor, [this, request, response]() -> absl::Status {
     auto definition = registry_->Get(request->name(), request->version());
@@ -93,7 +93,7 @@ grpc::ServerUnaryReactor* SagaServiceImpl::ListDefinitions(
     grpc::CallbackServerContext* context, const saga::v1::ListDefinitionsRequest* request,
     saga::v1::ListDefinitionsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (Denied(*auth_, *context, Role::kClient, reactor)) return reactor;
+  if (Denied(*auth_, *context, Role::kViewer, reactor)) return reactor;
   if (absl::Status s = ValidateRequest(*request); !s.ok()) return FinishNow(reactor, s);
   coordinator::DefinitionQuery query;
   query.name = request->name();
@@ -170,12 +170,17 @@ grpc::ServerUnaryReactor* SagaServiceImpl::GetSaga(grpc::CallbackServerContext* 
                                                    const saga::v1::GetSagaRequest* request,
                                                    saga::v1::GetSagaResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (Denied(*auth_, *context, Role::kClient, reactor)) return reactor;
+  if (Denied(*auth_, *context, Role::kViewer, reactor)) return reactor;
   if (absl::Status s = ValidateRequest(*request); !s.ok()) return FinishNow(reactor, s);
   return RunBlocking(executor_, reactor, [this, request, response]() -> absl::Status {
-    auto saga = store_->Get(absl::AsciiStrToLower(request->saga_id()));
-    if (!saga.ok()) return saga.status();
-    *response->mutable_saga() = *std::move(saga);
+    auto stored = store_->GetWithRequest(absl::AsciiStrToLower(request->saga_id()));
+    if (!stored.ok()) return stored.status();
+    *response->mutable_saga() = std::move(stored->saga);
+    saga::v1::StartSagaRequest start;
+    if (!start.ParseFromString(stored->request)) {
+      return absl::DataLossError("the saga's stored start request does not parse");
+    }
+    response->mutable_payloads()->swap(*start.mutable_payloads());
     return absl::OkStatus();
   });
 }
@@ -184,7 +189,7 @@ grpc::ServerUnaryReactor* SagaServiceImpl::ListSagas(grpc::CallbackServerContext
                                                      const saga::v1::ListSagasRequest* request,
                                                      saga::v1::ListSagasResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (Denied(*auth_, *context, Role::kClient, reactor)) return reactor;
+  if (Denied(*auth_, *context, Role::kViewer, reactor)) return reactor;
   if (absl::Status s = ValidateRequest(*request); !s.ok()) return FinishNow(reactor, s);
   coordinator::SagaQuery query;
   for (int state : request->states()) query.states.push_back(state);
@@ -195,6 +200,7 @@ grpc::ServerUnaryReactor* SagaServiceImpl::ListSagas(grpc::CallbackServerContext
   if (request->has_created_after()) query.created_after = to_time(request->created_after());
   if (request->has_created_before()) query.created_before = to_time(request->created_before());
   for (const auto& [key, value] : request->labels()) query.labels.emplace_back(key, value);
+  query.error_contains = request->error_contains();
   query.limit = EffectivePageSize(request->page_size());
   return AnswerSagaPage(reactor, executor_, store_, std::move(query), kSagasToken,
                         request->page_token(), response->mutable_sagas(),
@@ -203,7 +209,7 @@ grpc::ServerUnaryReactor* SagaServiceImpl::ListSagas(grpc::CallbackServerContext
 
 grpc::ServerWriteReactor<saga::v1::WatchSagaResponse>* SagaServiceImpl::WatchSaga(
     grpc::CallbackServerContext* context, const saga::v1::WatchSagaRequest* request) {
-  if (auto caller = auth_->Authorize(*context, Role::kClient); !caller.ok()) {
+  if (auto caller = auth_->Authorize(*context, Role::kViewer); !caller.ok()) {
     return new FinishedWriter<saga::v1::WatchSagaResponse>(ToGrpcStatus(caller.status()));
   }
   absl::Status status = ValidateRequest(*request);

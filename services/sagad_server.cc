@@ -180,6 +180,11 @@ absl::StatusOr<std::unique_ptr<SagadServer>> SagadServer::Start(const ServerConf
 
   std::string http_port = "off";
   if (!config.http_addr.empty()) {
+    grpc::ChannelArguments channel_args;
+    channel_args.SetMaxReceiveMessageSize(-1);
+    channel_args.SetMaxSendMessageSize(-1);
+    server->http_api_ =
+        std::make_unique<HttpApi>(server->grpc_server_->InProcessChannel(channel_args));
     SagadServer* self = server.get();
     HttpHandlers handlers{
         .ready = [self]() -> absl::Status {
@@ -190,6 +195,8 @@ absl::StatusOr<std::unique_ptr<SagadServer>> SagadServer::Start(const ServerConf
           });
         },
         .metrics = [self] { return self->MetricsText(); },
+        .api = server->http_api_.get(),
+        .max_body_bytes = config.max_payload_bytes * 4 + (1 << 20),
     };
     auto http = HttpEndpoint::Start(config.http_addr, std::move(handlers));
     if (!http.ok()) return http.status();

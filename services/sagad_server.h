@@ -75,6 +75,7 @@ class SagadServer {
   std::unique_ptr<OutboxServiceImpl> outbox_service_;
   std::unique_ptr<AdminServiceImpl> admin_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
+  std::unique_ptr<HttpApi> http_api_;  // over grpc_server_'s in-process channel
   std::unique_ptr<HttpEndpoint> http_;
   absl::Duration shutdown_grace_;
   bool shut_down_ = false;

@@ -88,7 +88,7 @@ grpc::ServerUnaryReactor* TccServiceImpl::GetTransaction(
     grpc::CallbackServerContext* context, const saga::v1::GetTransactionRequest* request,
     saga::v1::GetTransactionResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (Denied(*auth_, *context, Role::kClient, reactor)) return reactor;
+  if (Denied(*auth_, *context, Role::kViewer, reactor)) return reactor;
   if (absl::Status s = ValidateRequest(*request); !s.ok()) return FinishNow(reactor, s);
   return RunBlocking(executor_, reactor, [this, request, response]() -> absl::Status {
     std::vector<saga::v1::TccEvent> history;

@@ -1,5 +1,6 @@
 #include "coordinator/pg/pg_saga_store.h"
 
+#include <algorithm>
 #include <map>
 
 #include <pqxx/pqxx>
@@ -326,6 +327,19 @@ absl::StatusOr<saga::v1::Saga> PgSagaStore::Get(const std::string& saga_id) {
   return found;
 }
 
+absl::StatusOr<StoredSaga> PgSagaStore::GetWithRequest(const std::string& saga_id) {
+  absl::StatusOr<StoredSaga> found = absl::NotFoundError(saga::StrCat("no saga has id ", saga_id));
+  absl::Status status = pool_->Run("reading a saga", [&](pqxx::connection& conn) {
+    pqxx::read_transaction tx(conn);
+    pqxx::result rows = tx.exec_params(
+        saga::StrCat("SELECT ", kClaimedColumns, " FROM sagas WHERE saga_id = $1"), saga_id);
+    if (!rows.empty()) found = ParseClaimed(rows[0]);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return found;
+}
+
 absl::StatusOr<SagaPage> PgSagaStore::List(const SagaQuery& query) {
   SagaPage page;
   ArrayLiteral states;
@@ -350,11 +364,13 @@ absl::StatusOr<SagaPage> PgSagaStore::List(const SagaQuery& query) {
         "AND ($3 = '' OR created_at >= $3::timestamptz) "
         "AND ($4 = '' OR created_at < $4::timestamptz) "
         "AND labels @> $5::jsonb "
+        "AND ($9 = '' OR strpos(lower(error), lower($9)) > 0) "
         "AND ($7 = '' OR (created_at, saga_id) < "
         "('epoch'::timestamptz + $6 * interval '1 microsecond', NULLIF($7, '')::uuid)) "
         "ORDER BY created_at DESC, saga_id DESC LIMIT $8",
         states.str(), query.definition_name, time_text(query.created_after),
-        time_text(query.created_before), labels, after_micros, after_id, query.limit + 1);
+        time_text(query.created_before), labels, after_micros, after_id, query.limit + 1,
+        query.error_contains);
     for (const auto& row : rows) {
       if (static_cast<int>(page.sagas.size()) == query.limit) {
         page.more = true;
@@ -368,6 +384,55 @@ absl::StatusOr<SagaPage> PgSagaStore::List(const SagaQuery& query) {
   });
   if (!status.ok()) return status;
   return page;
+}
+
+absl::StatusOr<SagaOverview> PgSagaStore::Overview(absl::Duration window, int buckets) {
+  SagaOverview overview;
+  overview.buckets.resize(buckets);
+  const double width_seconds = absl::ToDoubleSeconds(window) / buckets;
+  absl::Status status = pool_->Run("reading the saga overview", [&](pqxx::connection& conn) {
+    // One snapshot for the counts and the series, so they agree.
+    pqxx::transaction<pqxx::repeatable_read, pqxx::readwrite_policy::read_only> tx(conn);
+    overview.read_time =
+        absl::FromUnixMicros(tx.exec1("SELECT (extract(epoch FROM now()) * 1000000)::bigint")[0]
+                                 .as<int64_t>());
+    overview.counts.clear();
+    for (const auto& row : tx.exec("SELECT definition_name, state, count(*) FROM sagas "
+                                   "GROUP BY 1, 2 ORDER BY 1, 2")) {
+      overview.counts.push_back({.definition_name = row[0].as<std::string>(),
+                                 .state = row[1].as<int>(),
+                                 .count = row[2].as<uint64_t>()});
+    }
+    // Each saga counts once per event of the window: its creation, its end (COMPLETED or
+    // COMPENSATED), its quarantine (the last update of a QUARANTINED saga).
+    pqxx::result series = tx.exec_params(
+        "WITH w AS (SELECT now() - $1 * interval '1 second' AS start) "
+        "SELECT b, sum(started), sum(completed), sum(compensated), sum(quarantined) FROM ("
+        "  SELECT floor(extract(epoch FROM created_at - w.start) / $2)::int AS b, "
+        "         1 AS started, 0 AS completed, 0 AS compensated, 0 AS quarantined "
+        "  FROM sagas, w WHERE created_at >= w.start "
+        "  UNION ALL "
+        "  SELECT floor(extract(epoch FROM ended_at - w.start) / $2)::int, "
+        "         0, (state = 3)::int, (state = 4)::int, 0 "
+        "  FROM sagas, w WHERE ended_at >= w.start "
+        "  UNION ALL "
+        "  SELECT floor(extract(epoch FROM updated_at - w.start) / $2)::int, 0, 0, 0, 1 "
+        "  FROM sagas, w WHERE state = 5 AND updated_at >= w.start"
+        ") events GROUP BY b",
+        absl::ToDoubleSeconds(window), width_seconds);
+    for (auto& b : overview.buckets) b = {};
+    for (const auto& row : series) {
+      // The last bucket ends at now(); an event at exactly now() belongs to it.
+      const int b = std::clamp(row[0].as<int>(), 0, buckets - 1);
+      overview.buckets[b].started += row[1].as<uint64_t>();
+      overview.buckets[b].completed += row[2].as<uint64_t>();
+      overview.buckets[b].compensated += row[3].as<uint64_t>();
+      overview.buckets[b].quarantined += row[4].as<uint64_t>();
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return overview;
 }
 
 absl::StatusOr<std::vector<saga::v1::SagaEvent>> PgSagaStore::History(const std::string& saga_id,

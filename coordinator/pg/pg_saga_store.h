@@ -27,7 +27,9 @@ class PgSagaStore : public SagaStore {
   absl::Status RenewLeases(const std::string& owner, const std::vector<std::string>& saga_ids,
                            absl::Duration lease) override;
   absl::StatusOr<saga::v1::Saga> Get(const std::string& saga_id) override;
+  absl::StatusOr<StoredSaga> GetWithRequest(const std::string& saga_id) override;
   absl::StatusOr<SagaPage> List(const SagaQuery& query) override;
+  absl::StatusOr<SagaOverview> Overview(absl::Duration window, int buckets) override;
   absl::StatusOr<std::vector<saga::v1::SagaEvent>> History(const std::string& saga_id,
                                                            uint64_t after_sequence,
                                                            int limit) override;

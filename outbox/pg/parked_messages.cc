@@ -1,5 +1,7 @@
 #include "outbox/pg/parked_messages.h"
 
+#include <algorithm>
+
 #include <pqxx/binarystring>
 #include <pqxx/result>
 #include <pqxx/transaction>
@@ -65,6 +67,28 @@ absl::StatusOr<int> RequeueParked(saga::pg::ConnectionPool& pool, std::string_vi
   });
   if (!s.ok()) return s;
   return requeued;
+}
+
+absl::StatusOr<OutboxBacklog> ReadBacklog(saga::pg::ConnectionPool& pool, std::string_view table) {
+  if (absl::Status s = sdk::ValidateOutboxTableName(table); !s.ok()) return s;
+  OutboxBacklog backlog;
+  absl::Status s = pool.Run("reading the outbox backlog", [&](pqxx::connection& conn) {
+    pqxx::read_transaction tx(conn);
+    pqxx::row row = tx.exec_params1(
+        saga::StrCat(
+            "SELECT (SELECT count(*) FROM ", table, " WHERE parked_at IS NOT NULL), "
+            "(SELECT count(*) FROM (SELECT 1 FROM ", table,
+            " WHERE parked_at IS NULL LIMIT $1) AS waiting), "
+            "COALESCE((SELECT extract(epoch FROM now() - created_at) FROM ", table,
+            " WHERE parked_at IS NULL ORDER BY id LIMIT 1), 0)"),
+        static_cast<int64_t>(kPendingCap));
+    backlog.parked = row[0].as<uint64_t>();
+    backlog.pending = row[1].as<uint64_t>();
+    backlog.oldest_pending_seconds = std::max(0.0, row[2].as<double>());
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return backlog;
 }
 
 }  // namespace saga::outbox::pg

@@ -1,4 +1,4 @@
-// Parked outbox rows, for AdminService.ListParked and RequeueParked: rows the relay gave up on
+// Parked outbox rows, for AdminService.ListParked, RequeueParked and GetOverview: rows the relay gave up on
 // after its attempt limit. They stay in the outbox table (holding their key back) until an
 // operator requeues them; requeueing clears the attempts so the relay sends them at once.
 // Thread-safe (the pool is).
@@ -29,6 +29,17 @@ absl::StatusOr<ParkedPage> ListParked(saga::pg::ConnectionPool& pool, std::strin
 // Requeues the parked rows with these message ids; returns how many were parked.
 absl::StatusOr<int> RequeueParked(saga::pg::ConnectionPool& pool, std::string_view table,
                                   const std::vector<std::string>& message_ids);
+
+// What waits in an outbox table, for AdminService.GetOverview.
+struct OutboxBacklog {
+  uint64_t parked = 0;
+  uint64_t pending = 0;  // rows waiting for delivery, parked ones aside; counted up to kPendingCap
+  double oldest_pending_seconds = 0;  // age of the oldest of them; 0 when none waits
+};
+constexpr uint64_t kPendingCap = 100000;
+
+// Reads the backlog of `table` through its indexes (no scan past kPendingCap rows).
+absl::StatusOr<OutboxBacklog> ReadBacklog(saga::pg::ConnectionPool& pool, std::string_view table);
 
 }  // namespace saga::outbox::pg
 

@@ -1,9 +1,11 @@
 // Authentication and transport security of the sagad binary (services/auth.h): with a tokens
 // file, every service answers UNAUTHENTICATED without a token or with a bad one, and
-// PERMISSION_DENIED to a client token on the admin API; the actor of an abort is the token's
+// PERMISSION_DENIED to a client token on the admin actions and to a viewer token on anything
+// but the reads (which it may make, AdminService's included); the actor of an abort is the token's
 // name; no token reaches the log; a malformed tokens file stops sagad with the line to fix.
 // With TLS and a client CA, the handshake succeeds with a client certificate that CA signed and
 // fails without one or with one it did not sign. Certificates are made by the openssl CLI.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -33,6 +35,7 @@ using ::testing::HasSubstr;
 
 constexpr char kClientToken[] = "client-token-5b7e0c2d9f41";
 constexpr char kAdminToken[] = "admin-token-8e3a6f1c7d20";
+constexpr char kViewerToken[] = "viewer-token-2d4f6a8c0e13";
 
 std::string ReadFile(const std::string& path) {
   std::ifstream file(path);
@@ -51,7 +54,8 @@ class SagadAuthTest : public ::testing::Test {
     std::filesystem::create_directories(dir_);
     tokens_ = (dir_ / "tokens").string();
     std::ofstream(tokens_) << "# name role token\ncheckout client " << kClientToken
-                           << "\noncall   admin  " << kAdminToken << "\n";
+                           << "\noncall   admin  " << kAdminToken << "\ndashboards viewer "
+                           << kViewerToken << "\n";
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
@@ -141,9 +145,27 @@ TEST_F(SagadAuthTest, EveryServiceRequiresAValidTokenAndTheAdminApiTheAdminRole)
        }},
   };
   const Call admin_call = [&](const std::string& token) {
-    saga::v1::ListQuarantinedRequest request;
-    saga::v1::ListQuarantinedResponse response;
-    return admin->ListQuarantined(With(token).get(), request, &response);
+    saga::v1::RequeueParkedRequest request;
+    request.add_message_ids("no-such-message");
+    request.set_reason("auth test");
+    saga::v1::RequeueParkedResponse response;
+    return admin->RequeueParked(With(token).get(), request, &response);
+  };
+  // Reads of every service: the viewer role is enough.
+  const std::vector<std::pair<std::string, Call>> reads = {
+      client_calls[0], client_calls[1], client_calls[2],
+      {"AdminService.ListQuarantined",
+       [&](const std::string& token) {
+         saga::v1::ListQuarantinedRequest request;
+         saga::v1::ListQuarantinedResponse response;
+         return admin->ListQuarantined(With(token).get(), request, &response);
+       }},
+      {"AdminService.GetOverview",
+       [&](const std::string& token) {
+         saga::v1::GetOverviewRequest request;
+         saga::v1::GetOverviewResponse response;
+         return admin->GetOverview(With(token).get(), request, &response);
+       }},
   };
 
   for (const auto& [name, call] : client_calls) {
@@ -159,7 +181,21 @@ TEST_F(SagadAuthTest, EveryServiceRequiresAValidTokenAndTheAdminApiTheAdminRole)
                                           : grpc::StatusCode::OK;
     EXPECT_EQ(call(kClientToken).error_code(), expected) << name;
     EXPECT_EQ(call(kAdminToken).error_code(), expected) << name;
+    const bool read = std::any_of(reads.begin(), reads.end(),
+                                  [&](const auto& r) { return r.first == name; });
+    if (!read) {
+      grpc::Status viewer = call(kViewerToken);
+      EXPECT_EQ(viewer.error_code(), grpc::StatusCode::PERMISSION_DENIED) << name;
+      EXPECT_THAT(viewer.error_message(), HasSubstr("needs the role client")) << name;
+    }
   }
+  for (const auto& [name, call] : reads) {
+    const grpc::StatusCode code = call(kViewerToken).error_code();
+    EXPECT_TRUE(code == grpc::StatusCode::OK || code == grpc::StatusCode::NOT_FOUND)
+        << name << ": " << code;
+    EXPECT_EQ(call("").error_code(), grpc::StatusCode::UNAUTHENTICATED) << name;
+  }
+  EXPECT_EQ(admin_call(kViewerToken).error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(admin_call("").error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(admin_call("bad-token-0000000000").error_code(), grpc::StatusCode::UNAUTHENTICATED);
   grpc::Status denied = admin_call(kClientToken);
@@ -223,7 +259,7 @@ TEST_F(SagadAuthTest, AMalformedTokensFileStopsSagadNamingTheLine) {
   ASSERT_TRUE(code.ok()) << code.status();
   EXPECT_NE(*code, 0);
   EXPECT_THAT(output, HasSubstr("line 2"));
-  EXPECT_THAT(output, HasSubstr("neither client nor admin"));
+  EXPECT_THAT(output, HasSubstr("is not viewer, client or admin"));
   EXPECT_THAT(output, ::testing::Not(HasSubstr(kAdminToken)));
 }
 
@@ -265,7 +301,7 @@ TEST_F(SagadAuthTest, ATokensFileChangedInPlaceTakesEffectWithoutARestart) {
 
   const std::string log = (*sagad)->log();
   EXPECT_THAT(log, HasSubstr("bearer tokens reloaded"));
-  EXPECT_THAT(log, HasSubstr("line 2: role \\\"superuser\\\" is neither client nor admin"));
+  EXPECT_THAT(log, HasSubstr("line 2: role \\\"superuser\\\" is not viewer, client or admin"));
   for (const char* token : {kClientToken, kAdminToken, kRotatedToken}) {
     EXPECT_THAT(log, ::testing::Not(HasSubstr(token)));
   }

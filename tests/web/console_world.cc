@@ -1,0 +1,114 @@
+#include "tests/web/console_world.h"
+
+#include <fstream>
+
+#include "sdk/base/strings.h"
+#include "sdk/base/uuid.h"
+#include "tests/harness/wait.h"
+
+namespace saga::testing {
+
+absl::Status ConsoleWorld::Start(int completed, int compensated) {
+  auto dsn = NewDatabaseMigratedBySagad();
+  if (!dsn.ok()) return dsn.status();
+  dir_ = std::filesystem::temp_directory_path() / ("sagad-console-" + NewUuid().substr(0, 8));
+  std::filesystem::create_directories(dir_);
+  const std::string tokens = (dir_ / "tokens").string();
+  std::ofstream(tokens) << "# name role token\noncall admin " << kAdminToken
+                        << "\ndashboards viewer " << kViewerToken << "\ncheckout client "
+                        << kClientToken << "\n";
+  auto sagad = SagadProcess::Start(*dsn, {"SAGAD_AUTH_TOKENS_FILE=" + tokens});
+  if (!sagad.ok()) return sagad.status();
+  sagad_ = *std::move(sagad);
+  sagas_ = saga::v1::SagaService::NewStub(sagad_->channel());
+  admin_ = saga::v1::AdminService::NewStub(sagad_->channel());
+
+  // Shipping refuses "fail"; the refund of a "quarantine" order fails until Fix().
+  participant_.SetScript("/shop.S/ship", [](const ParticipantCall& call, int) {
+    return call.payload == "ok" ? Reply{} : Reply{absl::FailedPreconditionError("no carrier")};
+  });
+  participant_.SetScript("/shop.S/undo_charge", [this](const ParticipantCall& call, int) {
+    return fixed_ || call.payload != "quarantine"
+               ? Reply{}
+               : Reply{absl::UnavailableError("refunds database is down")};
+  });
+  saga::v1::RegisterDefinitionRequest reg;
+  *reg.mutable_definition() = OrderDefinition(participant_.target());
+  reg.mutable_definition()->set_description("reserve stock, charge the card, ship");
+  saga::v1::RegisterDefinitionResponse registered;
+  grpc::Status status = sagas_->RegisterDefinition(With(kClientToken).get(), reg, &registered);
+  if (!status.ok()) return absl::InternalError("RegisterDefinition: " + status.error_message());
+
+  for (int i = 0; i < completed + compensated; ++i) {
+    auto saga = StartOrder(i < completed ? "ok" : "fail");
+    if (!saga.ok()) return saga.status();
+  }
+  auto quarantined = StartOrder("quarantine");
+  if (!quarantined.ok()) return quarantined.status();
+  if (quarantined->state() != saga::v1::SAGA_STATE_QUARANTINED) {
+    return absl::InternalError(saga::StrCat("the quarantine order ended in state ",
+                                            saga::v1::SagaState_Name(quarantined->state())));
+  }
+  quarantined_id_ = quarantined->saga_id();
+  return absl::OkStatus();
+}
+
+ConsoleWorld::~ConsoleWorld() {
+  sagad_.reset();
+  if (!dir_.empty()) std::filesystem::remove_all(dir_);
+}
+
+std::string ConsoleWorld::http_base() const {
+  return saga::StrCat("http://127.0.0.1:", sagad_->http_port());
+}
+
+std::unique_ptr<grpc::ClientContext> ConsoleWorld::With(const std::string& token) {
+  auto context = DeadlineContext(absl::Seconds(30));
+  if (!token.empty()) context->AddMetadata("authorization", "Bearer " + token);
+  return context;
+}
+
+absl::StatusOr<saga::v1::Saga> ConsoleWorld::StartOrder(const std::string& ship_payload) {
+  saga::v1::StartSagaRequest start;
+  start.set_definition_name("order");
+  start.set_wait_for_completion(true);
+  (*start.mutable_payloads())["reserve"] = R"({"sku":"A-17","quantity":2})";
+  (*start.mutable_payloads())["charge"] = ship_payload == "quarantine" ? "quarantine" : "4200";
+  (*start.mutable_payloads())["ship"] = ship_payload;
+  (*start.mutable_labels())["tenant"] = ship_payload == "ok" ? "acme" : "globex";
+  saga::v1::StartSagaResponse started;
+  grpc::Status status = sagas_->StartSaga(With(kClientToken).get(), start, &started);
+  if (!status.ok()) return absl::InternalError("StartSaga: " + status.error_message());
+  return started.saga();
+}
+
+absl::StatusOr<std::map<saga::v1::SagaState, int>> ConsoleWorld::CountByListing() {
+  std::map<saga::v1::SagaState, int> counts;
+  std::string token;
+  do {
+    saga::v1::ListSagasRequest request;
+    request.set_page_size(7);  // several pages
+    request.set_page_token(token);
+    saga::v1::ListSagasResponse page;
+    grpc::Status status = sagas_->ListSagas(With(kViewerToken).get(), request, &page);
+    if (!status.ok()) return absl::InternalError("ListSagas: " + status.error_message());
+    for (const auto& s : page.sagas()) ++counts[s.state()];
+    token = page.next_page_token();
+  } while (!token.empty());
+  return counts;
+}
+
+saga::v1::Saga ConsoleWorld::WaitForState(const std::string& id, saga::v1::SagaState state) {
+  saga::v1::GetSagaResponse got;
+  WaitFor(
+      [&] {
+        saga::v1::GetSagaRequest get;
+        get.set_saga_id(id);
+        return sagas_->GetSaga(With(kViewerToken).get(), get, &got).ok() &&
+               got.saga().state() == state;
+      },
+      absl::Seconds(20), absl::Milliseconds(50));
+  return got.saga();
+}
+
+}  // namespace saga::testing
