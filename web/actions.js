@@ -11,7 +11,7 @@ const dialog = () => document.getElementById('dialog');
 // runs first and returns elements to show before the final confirmation.
 export function openAction({ title, body = [], confirmLabel, onConfirm, preview, danger = false }) {
   const d = dialog();
-  const reason = h('textarea', { name: 'reason', required: true, maxlength: 1024, rows: 2,
+  const reason = h('textarea', { name: 'reason', maxlength: 1024, rows: 2,
     placeholder: 'why (recorded in the history)', 'data-testid': 'reason' });
   const result = h('div', { class: 'dialog-result' });
   const confirm = h('button', { type: 'submit', class: danger ? 'danger' : 'primary', 'data-testid': 'confirm' },

@@ -13,14 +13,16 @@ const main = document.getElementById('main');
 // What every page gets: the caller (name, role, isAdmin) and where to draw.
 const session = { name: '', role: '', isAdmin: false, authentication: false };
 
+// Each page draws into its own view, shown once it is complete, and only if no later
+// navigation happened meanwhile (a slow answer never overwrites a newer page).
 const routes = [
-  [/^#?\/?$/, 'overview', () => renderOverview(main, session)],
-  [/^#\/sagas$/, 'sagas', () => renderSagaList(main, session)],
-  [/^#\/sagas\/([0-9a-fA-F-]{36})$/, 'sagas', (m) => renderSaga(main, session, m[1])],
-  [/^#\/definitions$/, 'definitions', () => renderDefinitions(main, session)],
+  [/^#?\/?$/, 'overview', (m, view) => renderOverview(view, session)],
+  [/^#\/sagas$/, 'sagas', (m, view) => renderSagaList(view, session)],
+  [/^#\/sagas\/([0-9a-fA-F-]{36})$/, 'sagas', (m, view) => renderSaga(view, session, m[1])],
+  [/^#\/definitions$/, 'definitions', (m, view) => renderDefinitions(view, session)],
   [/^#\/definitions\/([a-z0-9_.-]+)(?:\/(\d+))?$/, 'definitions',
-    (m) => renderDefinition(main, session, m[1], Number(m[2] || 0))],
-  [/^#\/parked$/, 'parked', () => renderParked(main, session)],
+    (m, view) => renderDefinition(view, session, m[1], Number(m[2] || 0))],
+  [/^#\/parked$/, 'parked', (m, view) => renderParked(view, session)],
 ];
 
 let renderId = 0;
@@ -37,8 +39,11 @@ async function route() {
       a.classList.toggle('active', quarantined ? a.dataset.nav === 'quarantined'
         : a.dataset.nav === nav);
     }
+    const view = h('div', { class: 'view', dataset: { route: hash } });
+    clear(main, h('p', { class: 'muted' }, 'Loading…'));
     try {
-      await render(m);
+      await render(m, view);
+      if (id === renderId) clear(main, view);
     } catch (e) {
       if (id !== renderId) return;
       if (e instanceof ApiError && e.code === 'UNAUTHENTICATED') return showLogin(e.message);

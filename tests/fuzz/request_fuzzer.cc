@@ -1,16 +1,20 @@
 // libFuzzer target: the request handling of every RPC of saga.v1 up to the database, as the
-// handlers in services/ do it: the request bytes parsed as gRPC does, then the same checks
-// (services/request_validation.h, outbox::ValidatePublishRequest, definitions, descriptor sets,
-// page tokens). The first input byte picks the RPC, the rest is its request in binary protobuf.
-// A refusal must be INVALID_ARGUMENT with a message (fuzz_check.h); nothing may crash.
+// handlers in services/ do it: the request bytes parsed as gRPC does (or, for the HTTP API, as
+// services/http_api.cc parses JSON), then the same checks (services/request_validation.h,
+// outbox::ValidatePublishRequest, definitions, descriptor sets, page tokens). The first input
+// byte picks the RPC (its low 7 bits) and the encoding (its high bit: JSON in the protobuf JSON
+// mapping; else binary protobuf), the rest is the request. A refusal must be INVALID_ARGUMENT
+// with a message (fuzz_check.h); nothing may crash.
 //
-// Seeds: tests/fuzz/corpus/request/ (made from tests/fuzz/seeds/requests/*.textproto by
-// tests/fuzz/run.sh). Run by tests/fuzz/run.sh.
+// Seeds: tests/fuzz/corpus/request/ (made from tests/fuzz/seeds/requests/*.textproto and
+// tests/fuzz/seeds/json/*.json by tests/fuzz/run.sh). Run by tests/fuzz/run.sh.
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
+
+#include <google/protobuf/util/json_util.h>
 
 #include "coordinator/definition_validator.h"
 #include "coordinator/descriptor_import.h"
@@ -31,12 +35,22 @@ using saga::services::ValidateRequest;
 
 const RequestLimits kLimits{.max_payload_bytes = 4096};
 
+// Whether the input being run is JSON (the HTTP API) rather than binary protobuf (gRPC).
+bool json_input = false;
+
 // Parses `bytes` as `Request` and runs `check` on it when it parses.
 template <typename Request>
 void Handle(const std::string& bytes, const char* rpc,
             const std::function<absl::Status(const Request&)>& check) {
   Request request;
-  if (!request.ParseFromString(bytes)) return;  // gRPC answers INTERNAL before any handler
+  if (json_input) {
+    // As services/http_api.cc: unknown fields refused (INVALID_ARGUMENT before any handler).
+    google::protobuf::util::JsonParseOptions options;
+    options.ignore_unknown_fields = false;
+    if (!google::protobuf::util::JsonStringToMessage(bytes, &request, options).ok()) return;
+  } else if (!request.ParseFromString(bytes)) {
+    return;  // gRPC answers INTERNAL before any handler
+  }
   ExpectClearRefusal(check(request), rpc);
 }
 
@@ -164,6 +178,12 @@ const std::vector<std::function<void(const std::string&)>>& Rpcs() {
       [](const std::string& b) {
         Handle<RequeueParkedRequest>(b, "RequeueParked", [](const auto& r) { return ValidateRequest(r); });
       },
+      [](const std::string& b) {
+        Handle<GetOverviewRequest>(b, "GetOverview", [](const auto& r) { return ValidateRequest(r); });
+      },
+      [](const std::string& b) {
+        Handle<WhoAmIRequest>(b, "WhoAmI", [](const auto&) { return absl::OkStatus(); });
+      },
   };
   return *rpcs;
 }
@@ -173,6 +193,8 @@ const std::vector<std::function<void(const std::string&)>>& Rpcs() {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const auto& rpcs = Rpcs();
-  rpcs[data[0] % rpcs.size()](std::string(reinterpret_cast<const char*>(data + 1), size - 1));
+  json_input = (data[0] & 0x80) != 0;
+  rpcs[(data[0] & 0x7f) % rpcs.size()](
+      std::string(reinterpret_cast<const char*>(data + 1), size - 1));
   return 0;
 }

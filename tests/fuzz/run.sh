@@ -31,6 +31,12 @@ for seed in "$SAGAD_ROOT"/tests/fuzz/seeds/requests/*.textproto; do
     protoc -I "$SAGAD_ROOT/proto" --encode="saga.v1.${name#*_}" "$SAGAD_ROOT"/proto/saga/v1/*.proto <"$seed"
   } >"$corpus/request/$name.bin"
 done
+# JSON seeds (the HTTP API) behind the byte of their RPC with the high bit set.
+for seed in "$SAGAD_ROOT"/tests/fuzz/seeds/json/*.json; do
+  name=$(basename "$seed" .json)
+  index=$((10#${name%%_*} | 128))
+  { printf "\\x$(printf %02x "$index")"; cat "$seed"; } >"$corpus/request/json-$name.bin"
+done
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1
 for target in definition_fuzzer request_fuzzer; do

@@ -42,6 +42,7 @@ absl::Status ConsoleWorld::Start(int completed, int compensated) {
   for (int i = 0; i < completed + compensated; ++i) {
     auto saga = StartOrder(i < completed ? "ok" : "fail");
     if (!saga.ok()) return saga.status();
+    if (i == 0 && completed > 0) completed_id_ = saga->saga_id();
   }
   auto quarantined = StartOrder("quarantine");
   if (!quarantined.ok()) return quarantined.status();

@@ -36,6 +36,7 @@ class ConsoleWorld {
 
   std::string http_base() const;  // "http://127.0.0.1:<port>"
   const std::string& quarantined_id() const { return quarantined_id_; }
+  const std::string& completed_id() const { return completed_id_; }
   SagadProcess& sagad() { return *sagad_; }
   RecordingParticipant& participant() { return participant_; }
   saga::v1::SagaService::Stub& sagas() { return *sagas_; }
@@ -60,6 +61,7 @@ class ConsoleWorld {
   std::unique_ptr<saga::v1::SagaService::Stub> sagas_;
   std::unique_ptr<saga::v1::AdminService::Stub> admin_;
   std::string quarantined_id_;
+  std::string completed_id_;  // the first completed saga
 };
 
 }  // namespace saga::testing
