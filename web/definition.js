@@ -100,7 +100,8 @@ function endpoint(e) {
 }
 
 function stepTable(d) {
-  const policy = (p) => (p ? `${p.maxAttempts || 5} attempts, ${p.initialBackoff || '0.1s'} ×${p.backoffMultiplier || 2} ≤ ${p.maxBackoff || '30s'}` : '');
+  const policy = (p, kind) => `${kind === 'STEP_KIND_RETRIABLE' || kind === 'STEP_KIND_TCC' ? 'until success' : `${p.maxAttempts || 5} attempts`}, ` +
+    `${p.initialBackoff || '0.1s'} ×${p.backoffMultiplier || 2} ≤ ${p.maxBackoff || '30s'}`;
   return h('table', { class: 'grid', 'data-testid': 'definition-steps' },
     h('thead', {}, h('tr', {}, ['step', 'kind', 'after', 'action', 'compensation', 'status / confirm',
       'timeout', 'retries'].map((t) => h('th', {}, t)))),
@@ -110,6 +111,6 @@ function stepTable(d) {
       h('td', { class: 'mono' }, endpoint(s.compensation)),
       h('td', { class: 'mono' }, [endpoint(s.status), endpoint(s.confirm)].filter(Boolean).join(' / ')),
       h('td', {}, s.timeout || d.defaultStepTimeout || '10s'),
-      h('td', {}, policy(s.retryPolicy || d.defaultRetryPolicy))))));
+      h('td', {}, policy({ ...(d.defaultRetryPolicy || {}), ...(s.retryPolicy || {}) }, s.kind))))));
 }
 

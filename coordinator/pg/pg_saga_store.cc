@@ -388,46 +388,50 @@ absl::StatusOr<SagaPage> PgSagaStore::List(const SagaQuery& query) {
 
 absl::StatusOr<SagaOverview> PgSagaStore::Overview(absl::Duration window, int buckets) {
   SagaOverview overview;
-  overview.buckets.resize(buckets);
   const double width_seconds = absl::ToDoubleSeconds(window) / buckets;
   absl::Status status = pool_->Run("reading the saga overview", [&](pqxx::connection& conn) {
-    // One snapshot for the counts and the series, so they agree.
-    pqxx::transaction<pqxx::repeatable_read, pqxx::readwrite_policy::read_only> tx(conn);
-    overview.read_time =
-        absl::FromUnixMicros(tx.exec1("SELECT (extract(epoch FROM now()) * 1000000)::bigint")[0]
-                                 .as<int64_t>());
-    overview.counts.clear();
-    for (const auto& row : tx.exec("SELECT definition_name, state, count(*) FROM sagas "
-                                   "GROUP BY 1, 2 ORDER BY 1, 2")) {
-      overview.counts.push_back({.definition_name = row[0].as<std::string>(),
-                                 .state = row[1].as<int>(),
-                                 .count = row[2].as<uint64_t>()});
+    overview = SagaOverview{};
+    overview.buckets.resize(buckets);
+    pqxx::read_transaction tx(conn);
+    // now() is the transaction's start, the same for both statements.
+    const double now = tx.exec1("SELECT date_part('epoch', now())")[0].as<double>();
+    overview.read_time = absl::FromUnixMicros(static_cast<int64_t>(now * 1e6));
+    // One scan: each group is the sagas of one definition and state whose creation, end
+    // (COMPLETED or COMPENSATED) and quarantine (the last update of a QUARANTINED saga) fall in
+    // the same buckets of the window (-1: before it; NULL: not ended). Sagas mostly end
+    // in the bucket they started in or the next, so the groups stay few. Plain float
+    // arithmetic on date_part (not extract, which is numeric) against constants keeps the
+    // per-row cost low.
+    pqxx::result rows = tx.exec_params(
+        "SELECT definition_name, state, "
+        "  greatest(-1, floor((date_part('epoch', created_at) - $1) / $2)::int), "
+        "  greatest(-1, floor((date_part('epoch', ended_at) - $1) / $2)::int), "
+        "  CASE WHEN state = 5 "
+        "    THEN greatest(-1, floor((date_part('epoch', updated_at) - $1) / $2)::int) END, "
+        "  count(*) "
+        "FROM sagas GROUP BY 1, 2, 3, 4, 5",
+        now - absl::ToDoubleSeconds(window), width_seconds);
+    std::map<std::pair<std::string, int>, uint64_t> counts;
+    // The bucket of a field, or -1 when it is NULL or before the window. The last bucket ends
+    // at now(); an event at exactly now() belongs to it.
+    auto bucket = [&](const pqxx::field& f) {
+      return f.is_null() || f.as<int>() < 0 ? -1 : std::min(f.as<int>(), buckets - 1);
+    };
+    for (const auto& row : rows) {
+      const int state = row[1].as<int>();
+      const uint64_t n = row[5].as<uint64_t>();
+      counts[{row[0].as<std::string>(), state}] += n;
+      if (int b = bucket(row[2]); b >= 0) overview.buckets[b].started += n;
+      if (int b = bucket(row[3]); b >= 0 && state == saga::v1::SAGA_STATE_COMPLETED) {
+        overview.buckets[b].completed += n;
+      }
+      if (int b = bucket(row[3]); b >= 0 && state == saga::v1::SAGA_STATE_COMPENSATED) {
+        overview.buckets[b].compensated += n;
+      }
+      if (int b = bucket(row[4]); b >= 0) overview.buckets[b].quarantined += n;
     }
-    // Each saga counts once per event of the window: its creation, its end (COMPLETED or
-    // COMPENSATED), its quarantine (the last update of a QUARANTINED saga).
-    pqxx::result series = tx.exec_params(
-        "WITH w AS (SELECT now() - $1 * interval '1 second' AS start) "
-        "SELECT b, sum(started), sum(completed), sum(compensated), sum(quarantined) FROM ("
-        "  SELECT floor(extract(epoch FROM created_at - w.start) / $2)::int AS b, "
-        "         1 AS started, 0 AS completed, 0 AS compensated, 0 AS quarantined "
-        "  FROM sagas, w WHERE created_at >= w.start "
-        "  UNION ALL "
-        "  SELECT floor(extract(epoch FROM ended_at - w.start) / $2)::int, "
-        "         0, (state = 3)::int, (state = 4)::int, 0 "
-        "  FROM sagas, w WHERE ended_at >= w.start "
-        "  UNION ALL "
-        "  SELECT floor(extract(epoch FROM updated_at - w.start) / $2)::int, 0, 0, 0, 1 "
-        "  FROM sagas, w WHERE state = 5 AND updated_at >= w.start"
-        ") events GROUP BY b",
-        absl::ToDoubleSeconds(window), width_seconds);
-    for (auto& b : overview.buckets) b = {};
-    for (const auto& row : series) {
-      // The last bucket ends at now(); an event at exactly now() belongs to it.
-      const int b = std::clamp(row[0].as<int>(), 0, buckets - 1);
-      overview.buckets[b].started += row[1].as<uint64_t>();
-      overview.buckets[b].completed += row[2].as<uint64_t>();
-      overview.buckets[b].compensated += row[3].as<uint64_t>();
-      overview.buckets[b].quarantined += row[4].as<uint64_t>();
+    for (const auto& [key, n] : counts) {
+      overview.counts.push_back({.definition_name = key.first, .state = key.second, .count = n});
     }
     return absl::OkStatus();
   });

@@ -103,10 +103,23 @@ try {
   await viewer.waitForFunction((id) => document.querySelector('[data-testid=saga-list] tbody tr')?.dataset.saga === id, firstPage);
   step('filters and pages work');
 
-  // The definition's graph.
+  // The definitions' graphs: the pivot marked, parallel steps side by side in one column.
   await open(viewer, `#/definitions/order`);
-  await viewer.getByTestId('step-graph').waitFor();
   assert.equal(await viewer.getByTestId('graph-step').count(), 3);
+  await open(viewer, `#/definitions/checkout`);
+  assert.equal(await viewer.getByTestId('graph-step').count(), 5);
+  const node = (name) => viewer.locator(`[data-testid=graph-step][data-step=${name}]`);
+  assert.equal(await node('charge').getAttribute('data-kind'), 'pivot');
+  assert.equal(await node('ship').getAttribute('data-kind'), 'retriable');
+  const x = async (name) => (await node(name).boundingBox()).x;
+  const y = async (name) => (await node(name).boundingBox()).y;
+  assert.equal(await x('reserve'), await x('fraud_check'), 'parallel steps share a column');
+  assert.notEqual(await y('reserve'), await y('fraud_check'));
+  assert.equal(await x('ship'), await x('notify'), 'parallel steps share a column');
+  assert.ok(await x('reserve') < await x('charge') && await x('charge') < await x('ship'),
+    'columns follow the dependencies');
+  assert.match(await viewer.locator('.node.kind-pivot').textContent(), /pivot/);
+  await viewer.screenshot({ path: join(shots, 'definition-graph.png') });
 
   // A completed saga's timeline: one successful action bar per step.
   await open(viewer, `#/sagas/${expected.completedId}`);

@@ -39,6 +39,36 @@ absl::Status ConsoleWorld::Start(int completed, int compensated) {
   grpc::Status status = sagas_->RegisterDefinition(With(kClientToken).get(), reg, &registered);
   if (!status.ok()) return absl::InternalError("RegisterDefinition: " + status.error_message());
 
+  // A definition with parallel branches and a pivot, for the definition page.
+  saga::v1::RegisterDefinitionRequest checkout;
+  saga::v1::SagaDefinition& d = *checkout.mutable_definition();
+  d.set_name("checkout");
+  struct StepSpec {
+    const char* name;
+    saga::v1::StepKind kind;
+    std::vector<std::string> after;
+  };
+  for (const StepSpec& spec : std::vector<StepSpec>{
+           {"reserve", saga::v1::STEP_KIND_COMPENSATABLE, {}},
+           {"fraud_check", saga::v1::STEP_KIND_COMPENSATABLE, {}},
+           {"charge", saga::v1::STEP_KIND_PIVOT, {"reserve", "fraud_check"}},
+           {"ship", saga::v1::STEP_KIND_RETRIABLE, {"charge"}},
+           {"notify", saga::v1::STEP_KIND_RETRIABLE, {"charge"}}}) {
+    saga::v1::Step& step = *d.add_steps();
+    step.set_name(spec.name);
+    step.set_kind(spec.kind);
+    step.mutable_action()->mutable_grpc()->set_target(participant_.target());
+    step.mutable_action()->mutable_grpc()->set_method(saga::StrCat("/shop.S/", spec.name));
+    if (spec.kind == saga::v1::STEP_KIND_COMPENSATABLE) {
+      step.mutable_compensation()->mutable_grpc()->set_target(participant_.target());
+      step.mutable_compensation()->mutable_grpc()->set_method(
+          saga::StrCat("/shop.S/undo_", spec.name));
+    }
+    for (const std::string& after : spec.after) step.add_depends_on(after);
+  }
+  status = sagas_->RegisterDefinition(With(kClientToken).get(), checkout, &registered);
+  if (!status.ok()) return absl::InternalError("RegisterDefinition: " + status.error_message());
+
   for (int i = 0; i < completed + compensated; ++i) {
     auto saga = StartOrder(i < completed ? "ok" : "fail");
     if (!saga.ok()) return saga.status();

@@ -1,8 +1,10 @@
 // ConsoleWorld: what the HTTP API and web console tests look at: the sagad binary with
 // authentication on (an admin, a viewer and a client token), its HTTP endpoint, a real
 // PostgreSQL, a loopback participant recording its effects, the order definition
-// (reserve -> charge -> ship, tests/fakes), and real sagas in every ending: completed ones,
-// compensated ones (shipping refused) and one quarantined (its refund fails until Fix()).
+// (reserve -> charge -> ship, tests/fakes) and a checkout definition with parallel branches and
+// a pivot ({reserve, fraud_check} -> charge (pivot) -> {ship, notify}), and real orders in every
+// ending: completed ones, compensated ones (shipping refused) and one quarantined (its refund
+// fails until Fix()).
 #ifndef SAGA_TESTS_WEB_CONSOLE_WORLD_H_
 #define SAGA_TESTS_WEB_CONSOLE_WORLD_H_
 
