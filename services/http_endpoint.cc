@@ -10,10 +10,10 @@
 namespace saga::services {
 namespace {
 
-// Headers of every console and API answer: nothing is cached, sniffed, framed or referred, and
-// the pages run only their own scripts.
-void SetSafetyHeaders(httplib::Response& res) {
-  res.set_header("Cache-Control", "no-store");
+// Headers of every console and API answer: nothing is cached (the console's files are
+// revalidated), sniffed, framed or referred, and the pages run only their own scripts.
+void SetSafetyHeaders(httplib::Response& res, const char* cache_control = "no-store") {
+  res.set_header("Cache-Control", cache_control);
   res.set_header("X-Content-Type-Options", "nosniff");
   res.set_header("Referrer-Policy", "no-referrer");
   res.set_header("Content-Security-Policy",
@@ -30,7 +30,9 @@ void ServeConsole(httplib::Server& server, const HttpApi& api, size_t max_body_b
                                    .traceparent = req.get_header_value("traceparent")});
     SetSafetyHeaders(res);
     res.status = reply.http_status;
-    res.set_content(reply.json, "application/json");
+    // With a charset, cpp-httplib does not compress: its brotli (quality 11) took 35 ms for the
+    // 43 KB of a page of 50 sagas, ten times the call itself.
+    res.set_content(reply.json, "application/json; charset=utf-8");
   });
   server.Get("/", [](const httplib::Request&, httplib::Response& res) {
     res.set_redirect("/console/");
@@ -39,10 +41,20 @@ void ServeConsole(httplib::Server& server, const HttpApi& api, size_t max_body_b
     std::string name = req.matches[1].str();
     if (name.empty()) name = "index.html";
     const web::Asset* asset = web::FindAsset(name);
-    SetSafetyHeaders(res);
     if (asset == nullptr) {
+      SetSafetyHeaders(res);
       res.status = 404;
       res.set_content(saga::StrCat("no console file ", name, "\n"), "text/plain");
+      return;
+    }
+    // The files change only with the binary: the browser keeps them and asks whether they
+    // changed (If-None-Match), which answers 304 without a body.
+    const std::string etag = saga::StrCat(
+        "\"", std::hash<std::string_view>()(asset->content), "\"");
+    SetSafetyHeaders(res, "no-cache");
+    res.set_header("ETag", etag);
+    if (req.get_header_value("If-None-Match") == etag) {
+      res.status = 304;
       return;
     }
     res.set_content(asset->content.data(), asset->content.size(),

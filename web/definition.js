@@ -100,7 +100,7 @@ function endpoint(e) {
 }
 
 function stepTable(d) {
-  const policy = (p, kind) => `${kind === 'STEP_KIND_RETRIABLE' || kind === 'STEP_KIND_TCC' ? 'until success' : `${p.maxAttempts || 5} attempts`}, ` +
+  const policy = (p, kind) => `${kind === 'STEP_KIND_RETRIABLE' ? 'until success' : `${p.maxAttempts || 5} attempts`}, ` +
     `${p.initialBackoff || '0.1s'} ×${p.backoffMultiplier || 2} ≤ ${p.maxBackoff || '30s'}`;
   return h('table', { class: 'grid', 'data-testid': 'definition-steps' },
     h('thead', {}, h('tr', {}, ['step', 'kind', 'after', 'action', 'compensation', 'status / confirm',

@@ -41,7 +41,7 @@ class SagadHttpApiTest : public ::testing::Test {
                      const std::string& content_type = "application/json") {
     httplib::Client client(world_->http_base());
     client.set_read_timeout(30, 0);
-    httplib::Headers headers;
+    httplib::Headers headers = {{"Accept-Encoding", "gzip, deflate, br"}};
     if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
     auto result = client.Post(("/api/" + method).c_str(), headers, json, content_type.c_str());
     if (!result) return {};
@@ -110,6 +110,12 @@ TEST_F(SagadHttpApiTest, AnswersAreTheGrpcMessagesInTheProtobufJsonMapping) {
                     R"({"states": ["SAGA_STATE_COMPENSATED"], "errorContains": "NO CARRIER"})",
                     kViewerToken);
   ASSERT_EQ(raw.status, 200) << raw.body;
+  auto type = raw.headers.find("Content-Type");
+  ASSERT_NE(type, raw.headers.end());
+  EXPECT_EQ(type->second, "application/json; charset=utf-8");
+  // Not compressed, though the caller accepts it as a browser does (brotli took longer than the
+  // call itself).
+  EXPECT_EQ(raw.headers.count("Content-Encoding"), 0u);
   EXPECT_THAT(raw.body, HasSubstr(R"("state":"SAGA_STATE_COMPENSATED")"));
   EXPECT_THAT(raw.body, HasSubstr(R"("nextPageToken":"")"));
   saga::v1::ListSagasResponse compensated;
@@ -249,6 +255,15 @@ TEST_F(SagadHttpApiTest, TheConsoleIsServedWithItsSafetyHeaders) {
     EXPECT_EQ(js->status, 200) << file;
     EXPECT_THAT(js->get_header_value("Content-Type"), HasSubstr("text/javascript")) << file;
   }
+  // The files are revalidated, not fetched again.
+  const std::string etag = index->get_header_value("ETag");
+  ASSERT_FALSE(etag.empty());
+  EXPECT_EQ(index->get_header_value("Cache-Control"), "no-cache");
+  auto again = client.Get("/console/", {{"If-None-Match", etag}});
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 304);
+  EXPECT_TRUE(again->body.empty());
+
   auto css = client.Get("/console/console.css");
   ASSERT_TRUE(css);
   EXPECT_THAT(css->get_header_value("Content-Type"), HasSubstr("text/css"));
