@@ -1,7 +1,7 @@
 // saga_bench: completed sagas per second, against the limits of the same machine in the same
 // run.
 //
-//   saga_bench [--quick] [--concurrency 8,32,128] [--seconds 10]
+//   saga_bench [--quick] [--concurrency 8,32,128] [--seconds 10] [--instances 1]
 //
 // It starts a throwaway PostgreSQL, measures pgbench one-row-insert commits/s with 8 clients
 // (the durable-commit limit), starts no-op gRPC participants in another process, measures the
@@ -9,7 +9,11 @@
 // (this build) and drives a 3-step saga with an asynchronous closed-loop client (no thread per
 // call in flight) at each concurrency:
 // StartSaga with wait_for_completion, so each call's latency is StartSaga-to-COMPLETED.
-// The last line is `ratio=` sagas/s at the best concurrency divided by pgbench commits/s.
+// With --instances N, N sagad processes share the database and the client spreads its calls
+// over them (docs/SCALING.md). It also prints sagad's resident memory idle (started, the
+// definition registered) and after the load with its peak (VmHWM), from /proc.
+// The last line is `ratio=` sagas/s at the best concurrency divided by pgbench commits/s; the
+// line before it, `report:`, gives the figures for bench/run_all.
 #include <signal.h>
 #include <unistd.h>
 
@@ -185,6 +189,22 @@ double PgbenchTps(const saga::testing::PostgresServer& pg, const std::string& bi
   return result;
 }
 
+// Resident memory of `pid` in MiB: now (VmRSS) and its peak (VmHWM), from /proc.
+std::pair<double, double> ResidentMiB(pid_t pid) {
+  std::ifstream status(saga::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  double rss = 0, hwm = 0;
+  while (std::getline(status, line)) {
+    std::istringstream fields(line);
+    std::string key;
+    double kib = 0;
+    fields >> key >> kib;
+    if (key == "VmRSS:") rss = kib / 1024;
+    if (key == "VmHWM:") hwm = kib / 1024;
+  }
+  return {rss, hwm};
+}
+
 std::string BinDir() {
   if (const char* dir = std::getenv("SAGAD_PG_BINDIR"); dir != nullptr) return dir;
   FILE* p = popen("ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1", "r");
@@ -203,12 +223,15 @@ std::string BinDir() {
 int main(int argc, char** argv) {
   bool quick = false;
   int seconds = 10;
+  int instances = 1;
   std::vector<int> concurrencies = {8, 32, 128};
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--participant" && i + 1 < argc) return RunParticipant(std::atoi(argv[i + 1]));
     if (arg == "--quick") {
       quick = true;
+    } else if (arg == "--instances" && i + 1 < argc) {
+      instances = std::max(1, std::atoi(argv[++i]));
     } else if (arg == "--seconds" && i + 1 < argc) {
       seconds = std::atoi(argv[++i]);
     } else if (arg == "--concurrency" && i + 1 < argc) {
@@ -218,7 +241,8 @@ int main(int argc, char** argv) {
         if (absl::SimpleAtoi(part, &c) && c > 0) concurrencies.push_back(c);
       }
     } else {
-      std::cerr << "usage: saga_bench [--quick] [--seconds N] [--concurrency 8,32,128]\n";
+      std::cerr << "usage: saga_bench [--quick] [--seconds N] [--concurrency 8,32,128] "
+                   "[--instances N]\n";
       return 2;
     }
   }
@@ -228,7 +252,8 @@ int main(int argc, char** argv) {
   }
   const absl::Duration phase = absl::Seconds(seconds);
   std::cout << "saga_bench: " << (quick ? "quick" : "full") << " run, " << seconds
-            << " s per phase, " << std::thread::hardware_concurrency() << " cores\n";
+            << " s per phase, " << instances << " sagad instance(s), "
+            << std::thread::hardware_concurrency() << " cores\n";
 
   auto pg = saga::testing::PostgresServer::Start();
   if (!pg.ok()) {
@@ -283,12 +308,18 @@ int main(int argc, char** argv) {
     std::cerr << output << "\n";
     return 1;
   }
-  auto sagad = saga::testing::SagadProcess::Start(*dsn, {"SAGAD_LOG_LEVEL=warning"});
-  if (!sagad.ok()) {
-    std::cerr << sagad.status() << "\n";
-    return 1;
+  std::vector<std::unique_ptr<saga::testing::SagadProcess>> sagads;
+  for (int i = 0; i < instances; ++i) {
+    auto started = saga::testing::SagadProcess::Start(
+        *dsn, {"SAGAD_LOG_LEVEL=warning", saga::StrCat("SAGAD_INSTANCE_ID=bench-", i)});
+    if (!started.ok()) {
+      std::cerr << started.status() << "\n";
+      return 1;
+    }
+    sagads.push_back(*std::move(started));
   }
-  auto sagas = saga::v1::SagaService::NewStub((*sagad)->channel());
+  auto& sagad = sagads.front();
+  auto sagas = saga::v1::SagaService::NewStub(sagad->channel());
   {
     saga::v1::RegisterDefinitionRequest request;
     auto* d = request.mutable_definition();
@@ -312,18 +343,25 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  const double idle_rss = ResidentMiB(sagad->process().pid()).first;
+  std::printf("sagad resident memory idle: %.1f MiB\n", idle_rss);
   double best = 0;
+  Figures best_figures;
+  int best_concurrency = 0;
   std::printf("%-12s %12s %10s %10s %10s\n", "concurrency", "sagas/s", "p50 ms", "p99 ms",
               "failures");
   for (int c : concurrencies) {
-    // Several channels, so the client side is not one HTTP/2 connection's bottleneck.
+    // Several channels per instance, so the client side is not one HTTP/2 connection's
+    // bottleneck; calls go round-robin over the instances.
     std::vector<std::unique_ptr<saga::v1::SagaService::Stub>> stubs;
     for (int i = 0; i < 4; ++i) {
-      grpc::ChannelArguments args;
-      args.SetInt("grpc.channel_id", i);  // distinct channels, not one shared subchannel
-      stubs.push_back(saga::v1::SagaService::NewStub(grpc::CreateCustomChannel(
-          saga::StrCat("127.0.0.1:", (*sagad)->grpc_port()), grpc::InsecureChannelCredentials(),
-          args)));
+      for (auto& instance : sagads) {
+        grpc::ChannelArguments args;
+        args.SetInt("grpc.channel_id", i);  // distinct channels, not one shared subchannel
+        stubs.push_back(saga::v1::SagaService::NewStub(grpc::CreateCustomChannel(
+            saga::StrCat("127.0.0.1:", instance->grpc_port()), grpc::InsecureChannelCredentials(),
+            args)));
+      }
     }
     long failures = 0;
     std::atomic<int> next_stub{0};
@@ -348,26 +386,40 @@ int main(int argc, char** argv) {
     }, &failures);
     std::printf("%-12d %12.0f %10.2f %10.2f %10ld\n", c, f.per_second, f.p50_ms, f.p99_ms,
                 failures);
-    best = std::max(best, f.per_second);
-  }
-  {
-    httplib::Client http("127.0.0.1", (*sagad)->http_port());
-    auto metrics = http.Get("/metrics");
-    if (metrics) {
-      std::smatch m;
-      auto value = [&](const std::string& name) {
-        std::regex re("\n" + name + " ([0-9.e+]+)");
-        return std::regex_search(metrics->body, m, re) ? std::stod(m[1]) : 0.0;
-      };
-      double commits = value("sagad_commits_total");
-      std::printf("sagad: %.0f group commits, %.1f saga transitions per commit, %.2f ms per "
-                  "commit\n",
-                  commits, commits > 0 ? value("sagad_saga_transitions_total") / commits : 0,
-                  commits > 0 ? 1000 * value("sagad_commit_seconds_total") / commits : 0);
+    if (f.per_second > best) {
+      best = f.per_second;
+      best_figures = f;
+      best_concurrency = c;
     }
   }
-  (void)(*sagad)->Terminate();
+  double commits = 0, transitions = 0, commit_seconds = 0;
+  for (auto& instance : sagads) {
+    httplib::Client http("127.0.0.1", instance->http_port());
+    auto metrics = http.Get("/metrics");
+    if (!metrics) continue;
+    std::smatch m;
+    auto value = [&](const std::string& name) {
+      std::regex re("\n" + name + " ([0-9.e+]+)");
+      return std::regex_search(metrics->body, m, re) ? std::stod(m[1]) : 0.0;
+    };
+    commits += value("sagad_commits_total");
+    transitions += value("sagad_saga_transitions_total");
+    commit_seconds += value("sagad_commit_seconds_total");
+  }
+  std::printf("sagad: %.0f group commits, %.1f saga transitions per commit, %.2f ms per commit\n",
+              commits, commits > 0 ? transitions / commits : 0,
+              commits > 0 ? 1000 * commit_seconds / commits : 0);
+  const auto [load_rss, peak_rss] = ResidentMiB(sagad->process().pid());
+  std::printf("sagad resident memory after the load: %.1f MiB, peak %.1f MiB\n", load_rss,
+              peak_rss);
+  for (auto& instance : sagads) (void)instance->Terminate();
   std::printf("sagas/s (best) %.0f, pgbench commits/s %.0f\n", best, pgbench);
+  std::printf("report: bench=saga_bench figure=\"sagas/s, StartSaga to COMPLETED, %d in flight, "
+              "%d instance(s)\" value=%.0f limit=\"pgbench one-row INSERT commits/s, 8 clients\" "
+              "limit_value=%.0f ratio=%.3f p50_ms=%.2f p99_ms=%.2f target=\"ratio >= 0.5\" "
+              "memory=\"sagad RSS idle %.1f MiB, peak %.1f MiB\"\n",
+              best_concurrency, instances, best, pgbench, pgbench > 0 ? best / pgbench : 0.0,
+              best_figures.p50_ms, best_figures.p99_ms, idle_rss, peak_rss);
   std::printf("ratio=%.3f\n", pgbench > 0 ? best / pgbench : 0.0);
   return 0;
 }
