@@ -24,12 +24,7 @@ constexpr auto kCallTimeout = std::chrono::seconds(60);
 constexpr std::string_view kPackage = "saga.v1.";
 
 HttpApiReply Error(grpc::StatusCode code, std::string_view message) {
-  saga::v1::HttpError error;
-  error.set_code(GrpcCodeName(code));
-  error.set_message(std::string(message));
-  HttpApiReply reply{.http_status = HttpStatusOf(code)};
-  (void)google::protobuf::util::MessageToJsonString(error, &reply.json);
-  return reply;
+  return {.http_status = HttpStatusOf(code), .json = HttpApi::ErrorJson(code, message)};
 }
 
 // The unary method named "saga.v1.Service/Method", or null.
@@ -56,6 +51,15 @@ std::unique_ptr<google::protobuf::Message> NewMessage(const google::protobuf::De
 }  // namespace
 
 HttpApi::HttpApi(std::shared_ptr<grpc::Channel> channel) : channel_(std::move(channel)) {}
+
+std::string HttpApi::ErrorJson(grpc::StatusCode code, std::string_view message) {
+  saga::v1::HttpError error;
+  error.set_code(GrpcCodeName(code));
+  error.set_message(std::string(message));
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(error, &json);
+  return json;
+}
 
 HttpApiReply HttpApi::Call(const HttpApiRequest& request) const {
   const google::protobuf::MethodDescriptor* method = FindMethod(request.method);

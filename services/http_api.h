@@ -24,6 +24,7 @@
 #include <string_view>
 
 #include <grpcpp/channel.h>
+#include <grpcpp/support/status.h>
 
 namespace saga::services {
 
@@ -46,6 +47,9 @@ class HttpApi {
   explicit HttpApi(std::shared_ptr<grpc::Channel> channel);
 
   HttpApiReply Call(const HttpApiRequest& request) const;
+
+  // A saga.v1.HttpError in JSON.
+  static std::string ErrorJson(grpc::StatusCode code, std::string_view message);
 
  private:
   std::shared_ptr<grpc::Channel> channel_;

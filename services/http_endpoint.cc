@@ -2,9 +2,12 @@
 
 #include <httplib.h>
 
+#include <atomic>
+
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "sdk/base/strings.h"
+#include "services/grpc_status.h"
 #include "web/web_assets.h"
 
 namespace saga::services {
@@ -20,14 +23,33 @@ void SetSafetyHeaders(httplib::Response& res, const char* cache_control = "no-st
                  "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'");
 }
 
+// Threads serving connections (cpp-httplib holds one per keep-alive connection), and how many of
+// them the HTTP API may take at once: a call can wait (StartSaga with wait_for_completion), and
+// browsers keep several connections open, yet probes and scrapes must always find a thread.
+constexpr int kHttpThreads = 32;
+constexpr int kMaxApiCallsInFlight = 24;
+
 void ServeConsole(httplib::Server& server, const HttpApi& api, size_t max_body_bytes) {
   server.set_payload_max_length(max_body_bytes);
+  static std::atomic<int> in_flight{0};
   server.Post(R"(/api/(.+))", [&api](const httplib::Request& req, httplib::Response& res) {
+    if (in_flight.fetch_add(1) >= kMaxApiCallsInFlight) {
+      in_flight.fetch_sub(1);
+      SetSafetyHeaders(res);
+      res.status = HttpStatusOf(grpc::StatusCode::RESOURCE_EXHAUSTED);
+      res.set_content(HttpApi::ErrorJson(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                         saga::StrCat("more than ", kMaxApiCallsInFlight,
+                                                      " HTTP API calls in flight; retry, or "
+                                                      "use the gRPC API for waiting calls")),
+                      "application/json; charset=utf-8");
+      return;
+    }
     HttpApiReply reply = api.Call({.method = req.matches[1].str(),
                                    .content_type = req.get_header_value("Content-Type"),
                                    .body = req.body,
                                    .authorization = req.get_header_value("Authorization"),
                                    .traceparent = req.get_header_value("traceparent")});
+    in_flight.fetch_sub(1);
     SetSafetyHeaders(res);
     res.status = reply.http_status;
     // With a charset, cpp-httplib does not compress: its brotli (quality 11) took 35 ms for the
@@ -79,6 +101,7 @@ absl::StatusOr<std::unique_ptr<HttpEndpoint>> HttpEndpoint::Start(const std::str
   // Headers and body go out in separate writes: without this, Nagle's algorithm holds the body
   // until the client's delayed ACK (40 ms per answer).
   server.set_tcp_nodelay(true);
+  server.new_task_queue = [] { return new httplib::ThreadPool(kHttpThreads); };
   server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });

@@ -6,20 +6,21 @@
 # and removes everything on exit.
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/common.sh"
 
-# A port nothing listens on now, picked at random below the kernel's ephemeral range
-# (32768-60999), so that no outgoing connection can take it before its server binds it.
-free_port() {
-  local p
-  while :; do
-    p=$(shuf -i 20000-32767 -n 1)
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-  done
-}
+# Six different ports nothing listens on now, picked at random below the kernel's ephemeral
+# range (32768-60999), so that no outgoing connection can take one before its server binds it.
+# (Each pick must differ from the others too: none listens yet when the next is picked; once
+# the PostgreSQL port came out again as sagad's gRPC port.)
+ports=()
+while ((${#ports[@]} < 6)); do
+  p=$(shuf -i 20000-32767 -n 1)
+  [[ " ${ports[*]} " == *" $p "* ]] && continue
+  (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || ports+=("$p")
+done
 run_state=$(mktemp -d /var/tmp/sagad-run-XXXXXX)
-export SAGAD_STATE_DIR=$run_state SAGAD_PG_PORT=$(free_port)
-export SAGAD_GRPC_ADDR=127.0.0.1:$(free_port) SAGAD_HTTP_ADDR=127.0.0.1:$(free_port)
-export SAGAD_SHOP_PORT=$(free_port)
-export SAGAD_BANK_PORTS="$(free_port) $(free_port)"
+export SAGAD_STATE_DIR=$run_state SAGAD_PG_PORT=${ports[0]}
+export SAGAD_GRPC_ADDR=127.0.0.1:${ports[1]} SAGAD_HTTP_ADDR=127.0.0.1:${ports[2]}
+export SAGAD_SHOP_PORT=${ports[3]}
+export SAGAD_BANK_PORTS="${ports[4]} ${ports[5]}"
 export SAGAD_BUILD_KIND=${SAGAD_BUILD_KIND:-Debug}
 run_log="$run_state/run.log"
 

@@ -5,11 +5,16 @@
 // to fix, and change nothing; the console is served with its safety headers.
 #include <httplib.h>
 
+#include <algorithm>
+#include <thread>
+#include <vector>
+
 #include <google/protobuf/util/json_util.h>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "saga/v1/http_api.pb.h"
+#include "absl/time/clock.h"
 #include "sdk/base/strings.h"
 #include "tests/web/console_world.h"
 
@@ -274,6 +279,39 @@ TEST_F(SagadHttpApiTest, TheConsoleIsServedWithItsSafetyHeaders) {
   auto get_api = client.Get("/api/saga.v1.AdminService/WhoAmI");
   ASSERT_TRUE(get_api);
   EXPECT_EQ(get_api->status, 404);
+}
+
+// Last: it adds sagas. Calls that wait (StartSaga with wait_for_completion) take at most 24 of
+// the HTTP threads; the next is refused at once, and the probes are still answered.
+TEST_F(SagadHttpApiTest, WaitingCallsNeverStarveTheProbes) {
+  const std::string slow = R"({"definitionName": "order", "waitForCompletion": true,
+                               "payloads": {"reserve": "c2xvdw==", "ship": "b2s="}})";  // slow, ok
+  std::vector<int> statuses(30);
+  std::vector<std::thread> callers;
+  for (int i = 0; i < 30; ++i) {
+    callers.emplace_back([&, i] {
+      statuses[i] = Post("saga.v1.SagaService/StartSaga", slow, kClientToken).status;
+    });
+  }
+  absl::SleepFor(absl::Milliseconds(800));  // every caller is in, the sagas wait in reserve
+  httplib::Client probe(world_->http_base());
+  probe.set_read_timeout(2, 0);
+  const absl::Time start = absl::Now();
+  auto health = probe.Get("/healthz");
+  auto metrics = probe.Get("/metrics");
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->status, 200);
+  for (auto& c : callers) c.join();
+  const int ok = static_cast<int>(std::count(statuses.begin(), statuses.end(), 200));
+  const int refused = static_cast<int>(std::count(statuses.begin(), statuses.end(), 429));
+  EXPECT_EQ(ok, 24);
+  EXPECT_EQ(refused, 6);
+  EXPECT_EQ(ok + refused, 30);
+  Answer refusal = Post("saga.v1.AdminService/WhoAmI", "{}", kViewerToken);  // all done: served
+  EXPECT_EQ(refusal.status, 200) << refusal.body;
 }
 
 }  // namespace

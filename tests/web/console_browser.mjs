@@ -3,11 +3,14 @@
 //   SAGAD_URL        http://127.0.0.1:<http port>
 //   ADMIN_TOKEN, VIEWER_TOKEN
 //   EXPECTED         JSON: {"counts": {"SAGA_STATE_COMPLETED": n, ...}, "total": n,
-//                           "quarantinedId": id, "completedId": id, "reason": text}
+//                           "quarantinedIds": [replay, retry, skip], "completedId": id,
+//                           "parkedId": id, "reason": text}
 //   SCREENSHOT_DIR   where the screenshots go
-// It checks that the overview's counts are the API's, that a viewer sees no action button, and
-// replays the quarantined saga's compensations from its page as an admin (dry run shown first,
-// then confirmed with a reason); console_browser_test.cc then checks the result through gRPC.
+// It checks that the overview's counts are the API's and that a viewer sees no action button;
+// then, as an admin, it replays the first quarantined saga's compensations from its page (dry run
+// shown first, then confirmed with a reason), retries the second, skips the failed refund of the
+// third, and requeues the parked message, each with a reason; console_browser_test.cc then
+// checks the results through gRPC.
 // Exits non-zero with the failed check on stderr.
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -16,6 +19,7 @@ import { chromium } from 'playwright-core';
 
 const url = process.env.SAGAD_URL;
 const expected = JSON.parse(process.env.EXPECTED);
+expected.quarantinedId = expected.quarantinedIds[0];
 const shots = process.env.SCREENSHOT_DIR;
 mkdirSync(shots, { recursive: true });
 const step = (what) => process.stderr.write(`[console_browser] ${what}\n`);
@@ -78,7 +82,7 @@ try {
   assert.equal(await viewer.locator('[data-testid=actions], button[data-action]').count(), 0,
     'a viewer sees no action button on a quarantined saga');
   await open(viewer, `#/parked`);
-  await viewer.locator('h1:has-text("Parked messages")').waitFor();
+  assert.match(await viewer.getByTestId('parked').innerText(), new RegExp(expected.parkedId));
   assert.equal(await viewer.locator('button[data-action]').count(), 0, 'no requeue for a viewer');
   step('the viewer sees no action button');
 
@@ -89,8 +93,8 @@ try {
     expected.counts.SAGA_STATE_COMPENSATED, 'the compensated sagas');
   await open(viewer, `#/sagas?error=refunds`);
   await viewer.getByTestId('saga-list').waitFor();
-  assert.equal(await viewer.locator('[data-testid=saga-list] tbody tr').count(), 1,
-    'the error filter finds the quarantined saga');
+  assert.equal(await viewer.locator('[data-testid=saga-list] tbody tr').count(),
+    expected.quarantinedIds.length, 'the error filter finds the quarantined sagas');
   await open(viewer, `#/sagas?size=5`);
   await viewer.getByTestId('saga-list').waitFor();
   const firstPage = await viewer.locator('[data-testid=saga-list] tbody tr').first().getAttribute('data-saga');
@@ -162,6 +166,39 @@ try {
     'the history shows the reason typed in the page');
   await admin.screenshot({ path: join(shots, 'saga-timeline-replayed.png'), fullPage: true });
   step('replayed from the page; screenshot saga-timeline-replayed.png');
+
+  // Retry, skip and requeue, each with its reason.
+  async function act(sagaId, action, reason, prepare = async () => {}) {
+    await open(admin, `#/sagas/${sagaId}`);
+    await admin.locator(`button[data-action=${action}]`).click();
+    const d = admin.locator('dialog[open]');
+    await prepare(d);
+    await d.getByTestId('reason').fill(reason);
+    await d.getByTestId('confirm').click();
+    await admin.waitForFunction(() => !document.querySelector('dialog').open);
+    for (let i = 0; i < 50; i++) {
+      if (/compensated/.test(await admin.getByTestId('saga-state').innerText())) break;
+      await admin.waitForTimeout(200);
+      await admin.locator('button:has-text("Refresh")').click();
+    }
+    assert.match(await admin.getByTestId('saga-state').innerText(), /compensated/, `${action} of ${sagaId}`);
+    assert.ok((await admin.getByTestId('history').innerText()).includes(reason));
+  }
+  await act(expected.quarantinedIds[1], 'retry', `${expected.reason} (retry)`);
+  step('retried from the page');
+  await act(expected.quarantinedIds[2], 'skip', `${expected.reason} (refunded by hand)`,
+    async (d) => { await d.getByTestId('skip-step').selectOption('charge'); });
+  step('skipped a step from the page');
+
+  await open(admin, '#/parked');
+  await admin.locator(`input[type=checkbox][value="${expected.parkedId}"]`).check();
+  await admin.locator('button[data-action=requeue]').click();
+  const requeue = admin.locator('dialog[open]');
+  await requeue.getByTestId('reason').fill(`${expected.reason} (limit raised)`);
+  await requeue.getByTestId('confirm').click();
+  await admin.waitForFunction(() => !document.querySelector('dialog').open);
+  await admin.getByTestId('no-parked').waitFor();
+  step('requeued the parked message from the page');
 
   assert.deepEqual(errors, [], 'no script error in the pages');
   step('passed');

@@ -2,15 +2,18 @@
 
 #include <fstream>
 
+#include <pqxx/pqxx>
+
 #include "sdk/base/strings.h"
 #include "sdk/base/uuid.h"
 #include "tests/harness/wait.h"
 
 namespace saga::testing {
 
-absl::Status ConsoleWorld::Start(int completed, int compensated) {
+absl::Status ConsoleWorld::Start(int completed, int compensated, int quarantined) {
   auto dsn = NewDatabaseMigratedBySagad();
   if (!dsn.ok()) return dsn.status();
+  dsn_ = *dsn;
   dir_ = std::filesystem::temp_directory_path() / ("sagad-console-" + NewUuid().substr(0, 8));
   std::filesystem::create_directories(dir_);
   const std::string tokens = (dir_ / "tokens").string();
@@ -23,7 +26,11 @@ absl::Status ConsoleWorld::Start(int completed, int compensated) {
   sagas_ = saga::v1::SagaService::NewStub(sagad_->channel());
   admin_ = saga::v1::AdminService::NewStub(sagad_->channel());
 
-  // Shipping refuses "fail"; the refund of a "quarantine" order fails until Fix().
+  // Reserving takes 1.8 s for "slow"; shipping refuses "fail"; the refund of a "quarantine"
+  // order fails until Fix().
+  participant_.SetScript("/shop.S/reserve", [](const ParticipantCall& call, int) {
+    return call.payload == "slow" ? Reply{absl::OkStatus(), absl::Milliseconds(1800)} : Reply{};
+  });
   participant_.SetScript("/shop.S/ship", [](const ParticipantCall& call, int) {
     return call.payload == "ok" ? Reply{} : Reply{absl::FailedPreconditionError("no carrier")};
   });
@@ -74,13 +81,31 @@ absl::Status ConsoleWorld::Start(int completed, int compensated) {
     if (!saga.ok()) return saga.status();
     if (i == 0 && completed > 0) completed_id_ = saga->saga_id();
   }
-  auto quarantined = StartOrder("quarantine");
-  if (!quarantined.ok()) return quarantined.status();
-  if (quarantined->state() != saga::v1::SAGA_STATE_QUARANTINED) {
-    return absl::InternalError(saga::StrCat("the quarantine order ended in state ",
-                                            saga::v1::SagaState_Name(quarantined->state())));
+  for (int i = 0; i < quarantined; ++i) {
+    auto saga = StartOrder("quarantine");
+    if (!saga.ok()) return saga.status();
+    if (saga->state() != saga::v1::SAGA_STATE_QUARANTINED) {
+      return absl::InternalError(saga::StrCat("the quarantine order ended in state ",
+                                              saga::v1::SagaState_Name(saga->state())));
+    }
+    quarantined_ids_.push_back(saga->saga_id());
   }
-  quarantined_id_ = quarantined->saga_id();
+  return absl::OkStatus();
+}
+
+absl::Status ConsoleWorld::ParkMessage(const std::string& message_id) {
+  try {
+    pqxx::connection conn(dsn_);
+    pqxx::work tx(conn);
+    tx.exec_params(
+        "INSERT INTO outbox (topic, msg_key, payload, message_id, attempts, last_error, "
+        "parked_at) VALUES ('orders.events', 'order-17', 'payload', $1, 5, "
+        "'Broker: Message size too large', now())",
+        message_id);
+    tx.commit();
+  } catch (const std::exception& e) {
+    return absl::InternalError(saga::StrCat("parking a message: ", e.what()));
+  }
   return absl::OkStatus();
 }
 

@@ -3,8 +3,8 @@
 // PostgreSQL, a loopback participant recording its effects, the order definition
 // (reserve -> charge -> ship, tests/fakes) and a checkout definition with parallel branches and
 // a pivot ({reserve, fraud_check} -> charge (pivot) -> {ship, notify}), and real orders in every
-// ending: completed ones, compensated ones (shipping refused) and one quarantined (its refund
-// fails until Fix()).
+// ending: completed ones, compensated ones (shipping refused) and quarantined ones (their refund
+// fails until Fix()); ParkMessage() adds a parked row to sagad's outbox.
 #ifndef SAGA_TESTS_WEB_CONSOLE_WORLD_H_
 #define SAGA_TESTS_WEB_CONSOLE_WORLD_H_
 
@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "saga/v1/admin_service.grpc.pb.h"
@@ -28,16 +29,21 @@ inline constexpr char kClientToken[] = "client-token-9a7b3c5d1e20";
 
 class ConsoleWorld {
  public:
-  // Starts everything and runs `completed` completing and `compensated` compensating sagas and
-  // one that ends QUARANTINED.
-  absl::Status Start(int completed, int compensated);
+  // Starts everything and runs `completed` completing, `compensated` compensating and
+  // `quarantined` QUARANTINED sagas.
+  absl::Status Start(int completed, int compensated, int quarantined = 1);
   ~ConsoleWorld();
 
   // The refund works from now on (a replay of the quarantined saga can succeed).
   void Fix() { fixed_ = true; }
 
   std::string http_base() const;  // "http://127.0.0.1:<port>"
-  const std::string& quarantined_id() const { return quarantined_id_; }
+  const std::string& quarantined_id() const { return quarantined_ids_.front(); }
+  const std::vector<std::string>& quarantined_ids() const { return quarantined_ids_; }
+
+  // Inserts a row parked after 5 rejections into sagad's outbox, with that message id, as the
+  // relay leaves a message the broker refused (too large, say).
+  absl::Status ParkMessage(const std::string& message_id);
   const std::string& completed_id() const { return completed_id_; }
   SagadProcess& sagad() { return *sagad_; }
   RecordingParticipant& participant() { return participant_; }
@@ -62,7 +68,8 @@ class ConsoleWorld {
   std::unique_ptr<SagadProcess> sagad_;
   std::unique_ptr<saga::v1::SagaService::Stub> sagas_;
   std::unique_ptr<saga::v1::AdminService::Stub> admin_;
-  std::string quarantined_id_;
+  std::string dsn_;
+  std::vector<std::string> quarantined_ids_;
   std::string completed_id_;  // the first completed saga
 };
 
