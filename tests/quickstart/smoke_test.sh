@@ -3,7 +3,8 @@
 # the saga.v1 services through reflection, the health check answers SERVING, the README's
 # grpcurl commands work (a definition registers, an order completes, an out-of-stock order
 # compensates, an order paid over Kafka completes and a declined one compensates, a money
-# transfer commits and is confirmed and one above the balance is cancelled), and Ctrl-C (SIGINT) stops sagad, the participants and the local PostgreSQL.
+# transfer commits and is confirmed and one above the balance is cancelled), the web console and
+# its HTTP API answer, and Ctrl-C (SIGINT) stops sagad, the participants and the local PostgreSQL.
 # Run by ctest (label quickstart) with free ports and a state directory of its own
 # (background_run.sh).
 source "$(dirname "$0")/background_run.sh"
@@ -61,6 +62,12 @@ grep -q '"ROLLBACK"' <<<"$out" || fail "a transfer above the balance did not rol
 gid=$(sed -n 's/.*"global_id":"\([^"]*\)".*/\1/p' <<<"$out")
 wait_tcc "$gid" TCC_STATE_CANCELLED || fail "transfer $gid was not cancelled: $(tcc_state "$gid")"
 curl -fsS "http://$SAGAD_HTTP_ADDR/readyz" | grep -q ready || fail "/readyz is not ready"
+# The web console and its HTTP API, as the README shows them.
+curl -fsSL "http://$SAGAD_HTTP_ADDR/" | grep -q '<title>sagad console</title>' ||
+  fail "the web console is not served at /console/"
+curl -fsS -X POST -H 'Content-Type: application/json' -d '{"states": ["SAGA_STATE_COMPLETED"]}' \
+  "http://$SAGAD_HTTP_ADDR/api/saga.v1.SagaService/ListSagas" | grep -q '"SAGA_STATE_COMPLETED"' ||
+  fail "the HTTP API does not list the completed sagas"
 
 stop_run || fail "scripts/run still runs 20 s after Ctrl-C"
 grep -q '"sagad stopped"' "$run_log" || fail "sagad did not log an orderly stop"
