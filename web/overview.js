@@ -133,6 +133,6 @@ function throughputChart(buckets, windowSeconds) {
       h('span', { class: 'key quar' }, 'quarantined'), h('span', { class: 'key started' }, 'started'),
       h('span', { class: 'key fail' }, 'failure rate'),
       h('span', { class: 'muted' }, ` ${number(totalStarted)} started (${perSecond(totalStarted)}/s), ` +
-        `${number(ended)} ended, failure rate ${ended ? ((100 * failed) / ended).toFixed(1) : '0.0'}%`)));
+        `${number(ended)} ended or quarantined, failure rate ${ended ? ((100 * failed) / ended).toFixed(1) : '0.0'}%`)));
 }
 

@@ -79,6 +79,9 @@ class RecordingParticipant {
     bool compensation_before_action = false;
   };
   std::map<std::pair<std::string, std::string>, Effects> effects();
+  // The effects of one step of one saga (none when it never applied anything), without copying
+  // the whole log: checkers call it for every step of tens of thousands of sagas.
+  Effects EffectsOf(const std::string& saga_id, const std::string& step);
 
  private:
   class Reactor;
