@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "saga/v1/http_api.pb.h"
 #include "absl/time/clock.h"
+#include "tests/harness/wait.h"
 #include "sdk/base/strings.h"
 #include "tests/web/console_world.h"
 
@@ -293,7 +294,16 @@ TEST_F(SagadHttpApiTest, WaitingCallsNeverStarveTheProbes) {
       statuses[i] = Post("saga.v1.SagaService/StartSaga", slow, kClientToken).status;
     });
   }
-  absl::SleepFor(absl::Milliseconds(800));  // every caller is in, the sagas wait in reserve
+  // The admitted calls' sagas are all waiting in their slow reservation.
+  ASSERT_TRUE(saga::testing::WaitFor(
+      [&] {
+        int waiting = 0;
+        for (const auto& call : world_->participant().calls()) {
+          waiting += call.method == "/shop.S/reserve" && call.payload == "slow";
+        }
+        return waiting >= 24;
+      },
+      absl::Seconds(10)));
   httplib::Client probe(world_->http_base());
   probe.set_read_timeout(2, 0);
   const absl::Time start = absl::Now();
