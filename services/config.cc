@@ -35,6 +35,9 @@ ABSL_FLAG(std::string, auth_tokens_file, "",
           "authentication (env SAGAD_AUTH_TOKENS_FILE)");
 ABSL_FLAG(std::string, clock_skew, "",
           "fault tests only: shifts sagad's clock by this much, e.g. -5s (env SAGAD_CLOCK_SKEW)");
+ABSL_FLAG(std::string, embedded_kafka_rtt, "",
+          "fault tests only: the embedded Kafka answers every request this much later, e.g. "
+          "500ms (env SAGAD_EMBEDDED_KAFKA_RTT)");
 ABSL_FLAG(std::string, auth_reload_interval, "",
           "how often the tokens file is checked for changes, e.g. 10s "
           "(env SAGAD_AUTH_RELOAD_INTERVAL)");
@@ -233,6 +236,10 @@ absl::StatusOr<ServerConfig> LoadConfig(const std::function<const char*(const ch
                        "SAGAD_CLOCK_SKEW", -absl::Minutes(10), absl::Minutes(10));
   if (!skew.ok()) return skew.status();
   config.clock_skew = *skew;
+  auto rtt = Duration(Setting(FLAGS_embedded_kafka_rtt, "SAGAD_EMBEDDED_KAFKA_RTT", "0s", getenv),
+                      "SAGAD_EMBEDDED_KAFKA_RTT", absl::ZeroDuration(), absl::Seconds(30));
+  if (!rtt.ok()) return rtt.status();
+  config.embedded_kafka_rtt = *rtt;
   auto reload =
       Duration(Setting(FLAGS_auth_reload_interval, "SAGAD_AUTH_RELOAD_INTERVAL", "10s", getenv),
                "SAGAD_AUTH_RELOAD_INTERVAL", absl::Milliseconds(100), absl::Hours(1));

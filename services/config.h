@@ -14,6 +14,9 @@
 //   --shutdown_grace      SAGAD_SHUTDOWN_GRACE      5s (how long calls in flight may finish)
 //   --clock_skew          SAGAD_CLOCK_SKEW          0s; fault tests only: shifts sagad's clock
 //                                                   (e.g. -5s), as on a machine whose clock is off
+//   --embedded_kafka_rtt  SAGAD_EMBEDDED_KAFKA_RTT  0s; fault tests only: the embedded Kafka
+//                                                   answers every request this much later
+//                                                   (a slow network)
 //   --lease_ttl           SAGAD_LEASE_TTL           10s (a dead instance's sagas resume after it)
 //   --instance_id         SAGAD_INSTANCE_ID         <hostname>-<random> (unique per process)
 //   --events_topic        SAGAD_EVENTS_TOPIC        sagad.saga-events (lifecycle events' topic)
@@ -68,6 +71,7 @@ struct ServerConfig {
   LogLevel log_level = LogLevel::kInfo;
   absl::Duration shutdown_grace;
   absl::Duration clock_skew;
+  absl::Duration embedded_kafka_rtt;
   absl::Duration lease_ttl;
   std::string instance_id;
   std::string events_topic;

@@ -9,7 +9,9 @@
 
 #include "absl/status/status.h"
 #include "sdk/base/strings.h"
+#include "sdk/base/tsan.h"
 #include "services/grpc_status.h"
+#include "services/unary_call.h"
 
 namespace saga::services {
 
@@ -17,7 +19,7 @@ namespace saga::services {
 inline grpc::ServerUnaryReactor* NotBuiltYet(grpc::ServerUnaryReactor* reactor,
                                              const absl::Status& validation,
                                              std::string_view rpc, std::string_view feature) {
-  reactor->Finish(ToGrpcStatus(
+  FinishCall(reactor, ToGrpcStatus(
       validation.ok() ? absl::UnimplementedError(saga::StrCat(
                             rpc, " is valid, but this sagad does not provide ", feature, " yet"))
                       : validation));
@@ -28,8 +30,16 @@ inline grpc::ServerUnaryReactor* NotBuiltYet(grpc::ServerUnaryReactor* reactor,
 template <typename Response>
 class FinishedWriter final : public grpc::ServerWriteReactor<Response> {
  public:
-  explicit FinishedWriter(const grpc::Status& status) { this->Finish(status); }
-  void OnDone() override { delete this; }
+  explicit FinishedWriter(const grpc::Status& status) {
+    saga::TsanRelease(this);  // OnDone runs on a gRPC thread (sdk/base/tsan.h)
+    saga::TsanIgnoreAccesses ignore;
+    this->Finish(status);
+  }
+  void OnDone() override {
+    saga::TsanAcquire(this);
+    saga::TsanHeedAccesses heed;
+    delete this;
+  }
 };
 
 }  // namespace saga::services

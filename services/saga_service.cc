@@ -140,19 +140,19 @@ grpc::ServerUnaryReactor* SagaServiceImpl::StartSaga(grpc::CallbackServerContext
                        [this, response, reactor, wait,
                         wait_until](absl::StatusOr<coordinator::StartResult> started) {
       if (!started.ok()) {
-        reactor->Finish(ToGrpcStatus(started.status()));
+        FinishCall(reactor, ToGrpcStatus(started.status()));
         return;
       }
       response->set_created(started->created);
       *response->mutable_saga() = std::move(started->saga);
       if (!wait) {
-        reactor->Finish(grpc::Status::OK);
+        FinishCall(reactor, grpc::Status::OK);
         return;
       }
       engine_->AwaitEnd(response->saga().saga_id(), wait_until,
                         [response, reactor](absl::StatusOr<saga::v1::Saga> saga) {
                           if (saga.ok()) *response->mutable_saga() = *std::move(saga);
-                          reactor->Finish(ToGrpcStatus(saga.status()));
+                          FinishCall(reactor, ToGrpcStatus(saga.status()));
                         });
     });
   };
@@ -232,7 +232,7 @@ grpc::ServerUnaryReactor* SagaServiceImpl::AbortSaga(grpc::CallbackServerContext
     engine_->Abort(absl::AsciiStrToLower(request->saga_id()), caller.name, request->reason(),
                    [response, reactor](absl::StatusOr<saga::v1::Saga> saga) {
                      if (saga.ok()) *response->mutable_saga() = *std::move(saga);
-                     reactor->Finish(ToGrpcStatus(saga.status()));
+                     FinishCall(reactor, ToGrpcStatus(saga.status()));
                    });
   });
   if (!scheduled) {

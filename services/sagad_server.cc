@@ -81,11 +81,12 @@ absl::StatusOr<std::unique_ptr<SagadServer>> SagadServer::Start(const ServerConf
       std::make_unique<coordinator::pg::PgSagaStore>(server->pool_.get(), config.events_topic);
 
   if (config.embedded_kafka()) {
-    auto cluster = outbox::kafka::EmbeddedCluster::Start(1);
+    auto cluster = outbox::kafka::EmbeddedCluster::Start(1, config.embedded_kafka_rtt);
     if (!cluster.ok()) return cluster.status();
     server->embedded_kafka_ = *std::move(cluster);
     LogInfo("embedded Kafka (librdkafka mock cluster, not durable) listening",
-            {{"bootstrap_servers", server->embedded_kafka_->bootstrap_servers()}});
+            {{"bootstrap_servers", server->embedded_kafka_->bootstrap_servers()},
+             {"round_trip", absl::FormatDuration(config.embedded_kafka_rtt)}});
   } else {
     LogInfo("Kafka brokers configured", {{"bootstrap_servers", config.kafka_brokers}});
   }

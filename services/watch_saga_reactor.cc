@@ -1,6 +1,7 @@
 #include "services/watch_saga_reactor.h"
 
 #include "services/grpc_status.h"
+#include "sdk/base/tsan.h"
 
 namespace saga::services {
 namespace {
@@ -71,10 +72,15 @@ void WatchSagaReactor::Pump() {
   sent_through_ = next->first;
   pending_.erase(next);
   writing_ = true;
+  // gRPC calls OnWriteDone and OnDone on its own threads (sdk/base/tsan.h).
+  saga::TsanRelease(this);
+  saga::TsanIgnoreAccesses ignore;
   StartWrite(&out_);
 }
 
 void WatchSagaReactor::OnWriteDone(bool ok) {
+  saga::TsanAcquire(this);
+  saga::TsanHeedAccesses heed;
   absl::MutexLock lock(&mu_);
   writing_ = false;
   if (!ok) {
@@ -91,6 +97,8 @@ void WatchSagaReactor::OnWriteDone(bool ok) {
 }
 
 void WatchSagaReactor::OnCancel() {
+  saga::TsanAcquire(this);
+  saga::TsanHeedAccesses heed;
   absl::MutexLock lock(&mu_);
   FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED, "the caller cancelled"));
 }
@@ -98,10 +106,14 @@ void WatchSagaReactor::OnCancel() {
 void WatchSagaReactor::FinishOnce(const grpc::Status& status) {
   if (finished_) return;
   finished_ = true;
+  saga::TsanRelease(this);
+  saga::TsanIgnoreAccesses ignore;
   Finish(status);
 }
 
 void WatchSagaReactor::OnDone() {
+  saga::TsanAcquire(this);
+  saga::TsanHeedAccesses heed;
   engine_->Unsubscribe(subscription_);
   delete this;
 }

@@ -19,7 +19,8 @@ void LogFromRdkafka(const rd_kafka_t*, int level, const char* facility, const ch
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<EmbeddedCluster>> EmbeddedCluster::Start(int brokers) {
+absl::StatusOr<std::unique_ptr<EmbeddedCluster>> EmbeddedCluster::Start(
+    int brokers, absl::Duration round_trip) {
   if (brokers < 1) return absl::InvalidArgumentError("an embedded cluster needs at least 1 broker");
   char errstr[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
@@ -42,6 +43,11 @@ absl::StatusOr<std::unique_ptr<EmbeddedCluster>> EmbeddedCluster::Start(int brok
     rd_kafka_destroy(handle);
     return absl::UnavailableError("starting the embedded Kafka: librdkafka could not create a "
                                   "mock cluster (no free loopback port?)");
+  }
+  // Mock broker ids run 1..brokers.
+  for (int id = 1; round_trip > absl::ZeroDuration() && id <= brokers; ++id) {
+    rd_kafka_mock_broker_set_rtt(cluster, id,
+                                 static_cast<int>(absl::ToInt64Milliseconds(round_trip)));
   }
   return std::unique_ptr<EmbeddedCluster>(new EmbeddedCluster(handle, cluster));
 }

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 typedef struct rd_kafka_s rd_kafka_t;
 typedef struct rd_kafka_mock_cluster_s rd_kafka_mock_cluster_t;
@@ -18,8 +19,11 @@ namespace saga::outbox::kafka {
 
 class EmbeddedCluster {
  public:
-  // Starts `brokers` mock brokers on ephemeral loopback ports.
-  static absl::StatusOr<std::unique_ptr<EmbeddedCluster>> Start(int brokers);
+  // Starts `brokers` mock brokers on ephemeral loopback ports. A `round_trip` above zero
+  // delays each broker's every answer by that much: a slow network, for fault tests
+  // (SAGAD_EMBEDDED_KAFKA_RTT).
+  static absl::StatusOr<std::unique_ptr<EmbeddedCluster>> Start(
+      int brokers, absl::Duration round_trip = absl::ZeroDuration());
   ~EmbeddedCluster();
 
   EmbeddedCluster(const EmbeddedCluster&) = delete;

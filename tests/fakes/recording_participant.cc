@@ -6,19 +6,28 @@
 
 #include "absl/time/clock.h"
 #include "sdk/base/strings.h"
+#include "sdk/base/tsan.h"
 
 namespace saga::testing {
 
-// Reads one request, hands it to the participant, writes the answer it gets.
+// Reads one request, hands it to the participant, writes the answer it gets. Answer may run
+// on the participant's delay thread; gRPC calls OnReadDone and OnDone on its own threads (the
+// Tsan* calls tell ThreadSanitizer the ordering gRPC guarantees, sdk/base/tsan.h).
 class RecordingParticipant::Reactor : public grpc::ServerGenericBidiReactor {
  public:
   Reactor(RecordingParticipant* owner, grpc::GenericCallbackServerContext* context)
       : owner_(owner), context_(context) {
+    saga::TsanRelease(this);
+    saga::TsanIgnoreAccesses ignore;
     StartRead(&request_);
   }
 
   void OnReadDone(bool ok) override {
+    saga::TsanAcquire(this);
+    saga::TsanHeedAccesses heed;
     if (!ok) {
+      saga::TsanRelease(this);
+      saga::TsanIgnoreAccesses ignore;
       Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no request"));
       return;
     }
@@ -46,14 +55,22 @@ class RecordingParticipant::Reactor : public grpc::ServerGenericBidiReactor {
     if (status.ok()) {
       grpc::Slice slice(std::string("ok"));
       response_ = grpc::ByteBuffer(&slice, 1);
+      saga::TsanRelease(this);
+      saga::TsanIgnoreAccesses ignore;
       StartWriteAndFinish(&response_, grpc::WriteOptions(), grpc::Status::OK);
     } else {
-      Finish(grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                          std::string(status.message())));
+      grpc::Status answer(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+      saga::TsanRelease(this);
+      saga::TsanIgnoreAccesses ignore;
+      Finish(std::move(answer));
     }
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    saga::TsanAcquire(this);
+    saga::TsanHeedAccesses heed;
+    delete this;
+  }
 
  private:
   RecordingParticipant* owner_;

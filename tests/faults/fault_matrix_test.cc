@@ -1,7 +1,8 @@
 // The fault matrix (issue #8): one workload of sagas, TCC transactions and published outbox
 // messages runs against the real sagad, PostgreSQL and Kafka while each round injects one
 // fault: sagad killed at each failpoint (sdk/base/failpoint.h) or at a random moment,
-// PostgreSQL restarted with `pg_ctl -m immediate`, or the Kafka broker restarted. Every round
+// PostgreSQL restarted with `pg_ctl -m immediate`, the Kafka broker restarted, sagad's clock
+// skewed, or a slow network to Kafka (the embedded mock cluster's round-trip time). Every round
 // records what was acknowledged to the clients and what the participant applied; at the end a
 // checker (FaultChecker below) reads what really happened (the participant's effect log, the
 // database, the Kafka topic) and counts violations of invariants 1 to 5 of DESIGN.md.
@@ -62,7 +63,8 @@ const std::vector<std::string>& FaultKinds() {
       "failpoint:saga.lease_renewal", "failpoint:relay.mid_batch",
       "failpoint:relay.after_produce", "failpoint:tcc.after_commit",
       "sigkill",                       "postgres_restart",
-      "kafka_restart",                 "clock_skew"};
+      "kafka_restart",                 "clock_skew",
+      "slow_network"};
   return *kinds;
 }
 
@@ -114,9 +116,16 @@ class FaultMatrixTest : public ::testing::Test {
   }
 
   // (Re)starts sagad on the same port, with `failpoints` (SAGAD_FAILPOINTS) when not empty.
-  void StartSagad(const std::string& failpoints, const std::string& clock_skew = "") {
+  // With `kafka_rtt` sagad publishes to its embedded Kafka, which answers that much late.
+  void StartSagad(const std::string& failpoints, const std::string& clock_skew = "",
+                  const std::string& kafka_rtt = "") {
     std::vector<std::string> env = saga::testing::CrashTestSettings(grpc_port_);
-    env.push_back("SAGAD_KAFKA_BROKERS=" + kafka_->bootstrap_servers());
+    if (kafka_rtt.empty()) {
+      env.push_back("SAGAD_KAFKA_BROKERS=" + kafka_->bootstrap_servers());
+    } else {
+      env.push_back("SAGAD_KAFKA_BROKERS=embedded");
+      env.push_back("SAGAD_EMBEDDED_KAFKA_RTT=" + kafka_rtt);
+    }
     env.push_back("SAGAD_EVENTS_TOPIC=" + topic_ + "-events");
     env.push_back("SAGAD_RELAY_POLL_INTERVAL=100ms");
     // A broker down longer than this fails deliveries, which the relay must send again.
@@ -139,7 +148,7 @@ class FaultMatrixTest : public ::testing::Test {
     }
     std::cerr << "[fault matrix] sagad " << (started.ok() ? "started" : "did not start: ")
               << (started.ok() ? "" : started.status().ToString()) << " (failpoints: " << failpoints
-              << ")\n";
+              << (kafka_rtt.empty() ? "" : "; embedded Kafka, round trip " + kafka_rtt) << ")\n";
     ASSERT_TRUE(started.ok()) << started.status();
     absl::MutexLock lock(&mu_);
     if (grpc_port_ == 0) grpc_port_ = (*started)->grpc_port();
@@ -175,9 +184,9 @@ class FaultMatrixTest : public ::testing::Test {
     ASSERT_TRUE(status.ok()) << status.error_message();
   }
 
-  // The round's workload: sagas, TCC transactions and messages, each retried until sagad
-  // acknowledges it.
-  void RunWorkload(int round) {
+  // The round's workload: sagas, TCC transactions and messages (on keys `key_prefix`0..5), each
+  // retried until sagad acknowledges it.
+  void RunWorkload(int round, const std::string& key_prefix) {
     std::thread sagas([&] {
       auto ids = saga::testing::StartManyRetrying(
           [&] { return Channel(); }, kSagasPerRound,
@@ -196,7 +205,7 @@ class FaultMatrixTest : public ::testing::Test {
       for (int i = 0; i < kTccPerRound; ++i) RunTcc(round, i);
     });
     std::thread messages([&] {
-      for (int m = 0; m < kMessagesPerRound; ++m) Publish(round, m);
+      for (int m = 0; m < kMessagesPerRound; ++m) Publish(round, m, key_prefix);
     });
     sagas.join();
     tcc.join();
@@ -218,16 +227,10 @@ class FaultMatrixTest : public ::testing::Test {
     if (!s.ok()) return violation("TCC Begin never acknowledged: " + s.error_message());
     for (const char* branch : {"debit", "credit"}) {
       s = Retrying([&](const std::shared_ptr<grpc::Channel>& channel) {
-        saga::v1::RegisterBranchRequest request;
-        request.set_global_id(gid);
-        request.set_branch_id(branch);
-        request.mutable_confirm()->mutable_grpc()->set_target(participant_.target());
-        request.mutable_confirm()->mutable_grpc()->set_method("/bank.Accounts/Confirm");
-        request.mutable_cancel()->mutable_grpc()->set_target(participant_.target());
-        request.mutable_cancel()->mutable_grpc()->set_method("/bank.Accounts/Cancel");
         saga::v1::RegisterBranchResponse response;
-        return saga::v1::TccService::NewStub(channel)
-            ->RegisterBranch(DeadlineContext().get(), request, &response);
+        return saga::v1::TccService::NewStub(channel)->RegisterBranch(
+            DeadlineContext().get(),
+            saga::testing::TccBranchRequest(gid, branch, participant_.target()), &response);
       });
       if (!s.ok()) return violation("TCC RegisterBranch never acknowledged: " + s.error_message());
     }
@@ -251,8 +254,8 @@ class FaultMatrixTest : public ::testing::Test {
     acked_.tcc[gid] = commit;
   }
 
-  void Publish(int round, int m) {
-    const std::string key = saga::StrCat("k", m % kKeys);
+  void Publish(int round, int m, const std::string& key_prefix) {
+    const std::string key = saga::StrCat(key_prefix, m % kKeys);
     const std::string id = saga::StrCat("r", round, "-m", m);
     grpc::Status s = Retrying([&](const std::shared_ptr<grpc::Channel>& channel) {
       saga::v1::PublishRequest request;
@@ -306,6 +309,8 @@ class FaultMatrixTest : public ::testing::Test {
       ASSERT_TRUE(pg_->RestartImmediate().ok());
     } else if (kind == "kafka_restart") {
       ASSERT_TRUE(kafka_->Restart().ok());
+    } else if (kind == "slow_network") {
+      // In place since the round began (BeginSlowNetwork); it ends in EndSlowNetwork.
     } else if (kind == "clock_skew") {
       // sagad runs this round on a clock 2-8 s off, ahead or behind, then back on time.
       const int seconds = absl::Uniform(gen, 2, 9) * (absl::Bernoulli(gen, 0.5) ? 1 : -1);
@@ -325,6 +330,62 @@ class FaultMatrixTest : public ::testing::Test {
     }
     ++faults_[kind];
   }
+
+  // Rows of the test's topic still in sagad's outbox.
+  int WaitingMessages() {
+    pqxx::connection conn(dsn_);
+    return pqxx::read_transaction(conn)
+        .exec_params("SELECT count(*) FROM outbox WHERE topic = $1", topic_)[0][0]
+        .as<int>();
+  }
+
+  // The slow network: sagad restarted on its embedded Kafka (librdkafka's mock cluster) with
+  // every broker answer delayed 50-1500 ms, so deliveries crawl and some outlast the 3 s
+  // delivery timeout. What earlier rounds published is on the real broker first, and this
+  // round's messages use keys of their own, so the checker can join both topics per key.
+  void BeginSlowNetwork(absl::BitGen& gen) {
+    ASSERT_TRUE(saga::testing::WaitFor([&] { return WaitingMessages() == 0; }, absl::Minutes(2)))
+        << "earlier rounds' messages never left the outbox";
+    {
+      absl::MutexLock lock(&mu_);
+      sagad_->process().Signal(SIGKILL);
+      ASSERT_TRUE(sagad_->process().Wait(absl::Seconds(10)).ok());
+    }
+    StartSagad("", "", saga::StrCat(absl::Uniform(gen, 50, 1501), "ms"));
+  }
+
+  // After the slow round: its messages are read back from the embedded Kafka (sagad still
+  // runs) and sagad goes back to the real broker.
+  void EndSlowNetwork(int round) {
+    ASSERT_TRUE(saga::testing::WaitFor([&] { return WaitingMessages() == 0; }, absl::Minutes(3)))
+        << "the slow round's messages never left the outbox";
+    const std::string log = sagad_log();
+    const std::string field = "\"bootstrap_servers\":\"";
+    const size_t at = log.find(field);
+    ASSERT_NE(at, std::string::npos) << "sagad did not log its embedded Kafka's address";
+    const size_t from = at + field.size();
+    const std::string bootstrap = log.substr(from, log.find('"', from) - from);
+    std::set<std::string> wanted;
+    {
+      absl::MutexLock lock(&acked_.mu);
+      for (const auto& [key, ids] : acked_.messages) {
+        if (key.rfind(SlowKeyPrefix(round), 0) == 0) wanted.insert(ids.begin(), ids.end());
+      }
+    }
+    auto records =
+        saga::testing::ConsumeUntilAllIds(bootstrap, topic_, wanted, absl::Minutes(1));
+    ASSERT_TRUE(records.ok()) << records.status();
+    embedded_ids_.insert(wanted.begin(), wanted.end());
+    embedded_records_.insert(embedded_records_.end(), records->begin(), records->end());
+    {
+      absl::MutexLock lock(&mu_);
+      sagad_->process().Signal(SIGKILL);
+      ASSERT_TRUE(sagad_->process().Wait(absl::Seconds(10)).ok());
+    }
+    StartSagad("");
+  }
+
+  static std::string SlowKeyPrefix(int round) { return saga::StrCat("slow", round, "-k"); }
 
   std::string sagad_log() {
     absl::MutexLock lock(&mu_);
@@ -355,6 +416,9 @@ class FaultMatrixTest : public ::testing::Test {
   std::map<std::string, int> faults_;
   int failpoints_not_reached_ = 0;
   bool failpoint_fired_at_start_ = false;
+  // What the slow rounds' embedded Kafka delivered, and the ids it was to deliver.
+  std::vector<KafkaRecord> embedded_records_;
+  std::set<std::string> embedded_ids_;
   absl::Mutex violations_mu_;
   std::vector<std::string> violations_ ABSL_GUARDED_BY(violations_mu_);
 };
@@ -553,12 +617,17 @@ TEST_F(FaultMatrixTest, EveryFaultLeavesTheInvariantsIntact) {
         ASSERT_TRUE(sagad_->process().Wait(absl::Seconds(10)).ok());
       }
       StartSagad(FailpointSetting(kind.substr(10), gen));
+    } else if (kind == "slow_network") {
+      BeginSlowNetwork(gen);
+      if (HasFatalFailure()) return;
     }
     // Faults are injected (and sagad restarted) from this thread: the harness's child
     // processes die with the thread that spawned them (PR_SET_PDEATHSIG).
-    std::thread workload([&] { RunWorkload(run); });
+    const std::string key_prefix = kind == "slow_network" ? SlowKeyPrefix(run) : "k";
+    std::thread workload([&] { RunWorkload(run, key_prefix); });
     InjectFault(kind, gen);
     workload.join();
+    if (kind == "slow_network") EndSlowNetwork(run);
     if (HasFatalFailure()) return;
     if (run == rounds / 2 || (budget > absl::ZeroDuration() && run == 4)) {
       mid_history = checker.HistoryDigest();
@@ -596,16 +665,17 @@ TEST_F(FaultMatrixTest, EveryFaultLeavesTheInvariantsIntact) {
   EXPECT_TRUE(saga::testing::WaitFor([&] { return participant_.delayed_answers() == 0; },
                                      absl::Seconds(10)));
   std::set<std::string> wanted;
-  for (const auto& [key, ids] : acked_messages) wanted.insert(ids.begin(), ids.end());
-  auto records = saga::testing::ConsumeUntil(
-      kafka_->bootstrap_servers(), topic_,
-      [&](const std::vector<KafkaRecord>& r) {
-        std::set<std::string> got;
-        for (const auto& record : r) got.insert(record.message_id);
-        return std::includes(got.begin(), got.end(), wanted.begin(), wanted.end());
-      },
-      absl::Minutes(2));
+  for (const auto& [key, ids] : acked_messages) {
+    for (const std::string& id : ids) {
+      if (!embedded_ids_.contains(id)) wanted.insert(id);
+    }
+  }
+  auto records =
+      saga::testing::ConsumeUntilAllIds(kafka_->bootstrap_servers(), topic_, wanted,
+                                        absl::Minutes(2));
   ASSERT_TRUE(records.ok()) << records.status();
+  // The slow rounds' keys are their own: the two topics join without reordering any key.
+  records->insert(records->end(), embedded_records_.begin(), embedded_records_.end());
 
   std::vector<std::string> violations;
   {

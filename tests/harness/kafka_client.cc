@@ -95,6 +95,23 @@ absl::StatusOr<std::vector<KafkaRecord>> ConsumeFromStart(const std::string& boo
       timeout);
 }
 
+absl::StatusOr<std::vector<KafkaRecord>> ConsumeUntilAllIds(const std::string& bootstrap,
+                                                            const std::string& topic,
+                                                            const std::set<std::string>& ids,
+                                                            absl::Duration timeout) {
+  std::set<std::string> seen;
+  size_t looked = 0;
+  return ConsumeUntil(
+      bootstrap, topic,
+      [&](const std::vector<KafkaRecord>& records) {
+        for (; looked < records.size(); ++looked) {
+          if (ids.contains(records[looked].message_id)) seen.insert(records[looked].message_id);
+        }
+        return seen.size() == ids.size();
+      },
+      timeout);
+}
+
 absl::StatusOr<std::vector<KafkaRecord>> ConsumeUntil(
     const std::string& bootstrap, const std::string& topic,
     const std::function<bool(const std::vector<KafkaRecord>&)>& done, absl::Duration timeout) {

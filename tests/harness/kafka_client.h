@@ -5,6 +5,7 @@
 #define SAGA_TESTS_HARNESS_KAFKA_CLIENT_H_
 
 #include <functional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -40,6 +41,13 @@ absl::StatusOr<std::vector<KafkaRecord>> ConsumeFromStart(const std::string& boo
 absl::StatusOr<std::vector<KafkaRecord>> ConsumeUntil(
     const std::string& bootstrap, const std::string& topic,
     const std::function<bool(const std::vector<KafkaRecord>&)>& done, absl::Duration timeout);
+
+// ConsumeUntil every id of `ids` arrived (by the message-id header). Looks at each record once:
+// the fault matrix's long form reads tens of thousands of messages.
+absl::StatusOr<std::vector<KafkaRecord>> ConsumeUntilAllIds(const std::string& bootstrap,
+                                                            const std::string& topic,
+                                                            const std::set<std::string>& ids,
+                                                            absl::Duration timeout);
 
 // Creates `topic` with `partitions` partitions (replication 1) and topic-level `configs`.
 absl::Status CreateTopic(const std::string& bootstrap, const std::string& topic, int partitions,

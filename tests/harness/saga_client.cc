@@ -31,4 +31,17 @@ std::vector<std::string> StartManyRetrying(
   return ids;
 }
 
+saga::v1::RegisterBranchRequest TccBranchRequest(const std::string& gid, const std::string& branch,
+                                                 const std::string& target) {
+  saga::v1::RegisterBranchRequest request;
+  request.set_global_id(gid);
+  request.set_branch_id(branch);
+  request.mutable_confirm()->mutable_grpc()->set_target(target);
+  request.mutable_confirm()->mutable_grpc()->set_method("/bank.Accounts/Confirm");
+  request.mutable_cancel()->mutable_grpc()->set_target(target);
+  request.mutable_cancel()->mutable_grpc()->set_method("/bank.Accounts/Cancel");
+  request.set_payload("amount=" + branch);
+  return request;
+}
+
 }  // namespace saga::testing

@@ -11,6 +11,7 @@
 
 #include "absl/time/time.h"
 #include "saga/v1/saga_service.pb.h"
+#include "saga/v1/tcc_service.pb.h"
 
 namespace saga::testing {
 
@@ -23,6 +24,11 @@ std::vector<std::string> StartManyRetrying(
     const std::function<std::shared_ptr<grpc::Channel>()>& channel, int count,
     const std::function<saga::v1::StartSagaRequest(int)>& request, absl::Duration deadline,
     absl::Duration spacing = absl::ZeroDuration());
+
+// RegisterBranch of branch `branch` of TCC transaction `gid`: Confirm and Cancel are
+// /bank.Accounts/Confirm and /bank.Accounts/Cancel at `target`, the payload "amount=<branch>".
+saga::v1::RegisterBranchRequest TccBranchRequest(const std::string& gid, const std::string& branch,
+                                                 const std::string& target);
 
 }  // namespace saga::testing
 

@@ -12,6 +12,7 @@
 #include "sdk/base/strings.h"
 #include "sdk/base/uuid.h"
 #include "tests/harness/postgres_server.h"
+#include "tests/harness/sanitizer_reports.h"
 #include "tests/harness/wait.h"
 
 namespace saga::testing {
@@ -91,13 +92,19 @@ absl::StatusOr<int> SagadProcess::Run(const std::string& pg_dsn,
   auto code = RunToCompletion({.argv = argv, .env = env, .output_path = log_path},
                               absl::Seconds(60));
   if (output != nullptr) *output = TailOfFile(log_path, 1 << 20);
+  ExpectNoSanitizerReport(log_path, "sagad " + (args.empty() ? std::string() : args[0]));
   std::filesystem::remove(log_path);
   return code;
 }
 
 SagadProcess::~SagadProcess() {
   process_.reset();  // kills it if still running
-  std::filesystem::remove(log_path_);
+  // A sanitizer report fails the test; the log stays for reading then.
+  if (FirstSanitizerReport(log_path_).empty()) {
+    std::filesystem::remove(log_path_);
+  } else {
+    ExpectNoSanitizerReport(log_path_, "sagad");
+  }
 }
 
 std::string SagadProcess::log() const { return TailOfFile(log_path_, 1 << 20); }

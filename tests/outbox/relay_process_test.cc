@@ -21,6 +21,7 @@
 #include "tests/harness/kafka_broker.h"
 #include "tests/harness/kafka_client.h"
 #include "tests/harness/migrated_database.h"
+#include "tests/harness/sanitizer_reports.h"
 #include "tests/harness/wait.h"
 #include "tests/outbox/outbox_workload.h"
 
@@ -39,6 +40,9 @@ class RelayProcessTest : public ::testing::Test {
     std::filesystem::create_directories(log_dir_);
   }
   void TearDown() override {
+    for (const auto& log : std::filesystem::directory_iterator(log_dir_)) {
+      saga::testing::ExpectNoSanitizerReport(log.path().string(), "sagad relay");
+    }
     if (!HasFailure()) std::filesystem::remove_all(log_dir_);
   }
 

@@ -23,6 +23,7 @@
 #include "tests/harness/kafka_broker.h"
 #include "tests/harness/kafka_client.h"
 #include "tests/harness/migrated_database.h"
+#include "tests/harness/sanitizer_reports.h"
 #include "tests/harness/wait.h"
 
 namespace saga::testing {
@@ -251,6 +252,7 @@ TEST_F(IdempotentConsumerTest, ConsumerKilledWithSigkillRepeatedlyAppliesEachMes
   EXPECT_GE(kills, 3);
   LogInfo("consumer crash test", {{"kills", saga::StrCat(kills)},
                                   {"messages", saga::StrCat(kMessages)}});
+  saga::testing::ExpectNoSanitizerReport(log, "the effect consumer");
   std::filesystem::remove(log);
 }
 

@@ -22,6 +22,7 @@
 #include "sdk/base/strings.h"
 #include "sdk/base/traceparent.h"
 #include "tests/fakes/recording_participant.h"
+#include "tests/harness/saga_client.h"
 #include "tests/harness/sagad_process.h"
 #include "tests/harness/wait.h"
 
@@ -67,15 +68,7 @@ class SagadTccTest : public ::testing::Test {
   }
 
   saga::v1::RegisterBranchRequest BranchRequest(const std::string& gid, const std::string& branch) {
-    saga::v1::RegisterBranchRequest request;
-    request.set_global_id(gid);
-    request.set_branch_id(branch);
-    request.mutable_confirm()->mutable_grpc()->set_target(participant_.target());
-    request.mutable_confirm()->mutable_grpc()->set_method("/bank.Accounts/Confirm");
-    request.mutable_cancel()->mutable_grpc()->set_target(participant_.target());
-    request.mutable_cancel()->mutable_grpc()->set_method("/bank.Accounts/Cancel");
-    request.set_payload("amount=" + branch);
-    return request;
+    return saga::testing::TccBranchRequest(gid, branch, participant_.target());
   }
 
   grpc::Status Register(const std::string& gid, const std::string& branch) {

@@ -27,6 +27,23 @@ TEST(EmbeddedClusterTest, OutsideClientsProduceAndConsumeThroughIt) {
   for (int i = 0; i < 100; ++i) EXPECT_EQ((*consumed)[i].value, saga::StrCat(i));
 }
 
+// SAGAD_EMBEDDED_KAFKA_RTT, the fault matrix's slow network: every answer comes that much late.
+TEST(EmbeddedClusterTest, ARoundTripDelaysEveryAnswer) {
+  auto cluster = EmbeddedCluster::Start(1, absl::Milliseconds(400));
+  ASSERT_TRUE(cluster.ok()) << cluster.status();
+  const absl::Time start = absl::Now();
+  ASSERT_TRUE(saga::testing::ProduceAll((*cluster)->bootstrap_servers(), "slow", {{"k", "v"}},
+                                        absl::Seconds(30))
+                  .ok());
+  // At least a metadata request and the produce request, each answered 400 ms late.
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(800));
+  auto consumed =
+      saga::testing::ConsumeFromStart((*cluster)->bootstrap_servers(), "slow", 1, absl::Seconds(30));
+  ASSERT_TRUE(consumed.ok()) << consumed.status();
+  ASSERT_EQ(consumed->size(), 1u);
+  EXPECT_EQ((*consumed)[0].value, "v");
+}
+
 TEST(EmbeddedClusterTest, RefusesZeroBrokers) {
   EXPECT_EQ(EmbeddedCluster::Start(0).status().code(), absl::StatusCode::kInvalidArgument);
 }
