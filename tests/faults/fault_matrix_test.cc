@@ -354,11 +354,26 @@ class FaultMatrixTest : public ::testing::Test {
     StartSagad("", "", saga::StrCat(absl::Uniform(gen, 50, 1501), "ms"));
   }
 
+  // The test topic's rows still in the outbox, one line each: what a failure shows.
+  std::string DescribeWaitingMessages() {
+    pqxx::connection conn(dsn_);
+    std::string out;
+    for (const auto& r : pqxx::read_transaction(conn).exec_params(
+             "SELECT message_id || ' partition ' || relay_partition || ' attempts ' || attempts ||"
+             " ' parked ' || coalesce(parked_at::text, '-') || ' error ' || last_error"
+             " FROM outbox WHERE topic = $1 ORDER BY id LIMIT 20",
+             topic_)) {
+      out += r[0].as<std::string>() + "\n";
+    }
+    return out;
+  }
+
   // After the slow round: its messages are read back from the embedded Kafka (sagad still
   // runs) and sagad goes back to the real broker.
   void EndSlowNetwork(int round) {
     ASSERT_TRUE(saga::testing::WaitFor([&] { return WaitingMessages() == 0; }, absl::Minutes(3)))
-        << "the slow round's messages never left the outbox";
+        << "the slow round's messages never left the outbox (sagad's log is kept):\n"
+        << DescribeWaitingMessages();
     const std::string log = sagad_log();
     const std::string field = "\"bootstrap_servers\":\"";
     const size_t at = log.find(field);

@@ -4,11 +4,13 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <iostream>
 
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "gtest/gtest.h"
 #include "sdk/base/strings.h"
 #include "sdk/base/uuid.h"
 #include "tests/harness/postgres_server.h"
@@ -99,11 +101,12 @@ absl::StatusOr<int> SagadProcess::Run(const std::string& pg_dsn,
 
 SagadProcess::~SagadProcess() {
   process_.reset();  // kills it if still running
-  // A sanitizer report fails the test; the log stays for reading then.
-  if (FirstSanitizerReport(log_path_).empty()) {
-    std::filesystem::remove(log_path_);
+  // A sanitizer report fails the test. The log stays when the test failed, for reading.
+  ExpectNoSanitizerReport(log_path_, "sagad");
+  if (::testing::Test::HasFailure()) {
+    std::cerr << "[harness] the test failed: sagad's log is kept in " << log_path_ << "\n";
   } else {
-    ExpectNoSanitizerReport(log_path_, "sagad");
+    std::filesystem::remove(log_path_);
   }
 }
 
