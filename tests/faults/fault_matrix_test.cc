@@ -116,20 +116,26 @@ class FaultMatrixTest : public ::testing::Test {
   }
 
   // (Re)starts sagad on the same port, with `failpoints` (SAGAD_FAILPOINTS) when not empty.
-  // With `kafka_rtt` sagad publishes to its embedded Kafka, which answers that much late.
+  // With a `kafka_rtt` sagad publishes to its embedded Kafka, which answers that much late.
   void StartSagad(const std::string& failpoints, const std::string& clock_skew = "",
-                  const std::string& kafka_rtt = "") {
+                  absl::Duration kafka_rtt = absl::ZeroDuration()) {
     std::vector<std::string> env = saga::testing::CrashTestSettings(grpc_port_);
-    if (kafka_rtt.empty()) {
+    // A broker down longer than this fails deliveries, which the relay must send again.
+    absl::Duration delivery_timeout = absl::Seconds(3);
+    if (kafka_rtt == absl::ZeroDuration()) {
       env.push_back("SAGAD_KAFKA_BROKERS=" + kafka_->bootstrap_servers());
     } else {
       env.push_back("SAGAD_KAFKA_BROKERS=embedded");
-      env.push_back("SAGAD_EMBEDDED_KAFKA_RTT=" + kafka_rtt);
+      env.push_back("SAGAD_EMBEDDED_KAFKA_RTT=" + absl::FormatDuration(kafka_rtt));
+      // librdkafka gives a ProduceRequest what is left of its first message's delivery
+      // timeout: with only about three round trips of it, requests time out just before their
+      // answers and the same rows are sent again and again (seen: a 1,056 ms round trip and a
+      // 3 s timeout left four relay partitions undelivered for minutes). Many round trips.
+      delivery_timeout = std::max(delivery_timeout, 10 * kafka_rtt);
     }
+    env.push_back("SAGAD_KAFKA_DELIVERY_TIMEOUT=" + absl::FormatDuration(delivery_timeout));
     env.push_back("SAGAD_EVENTS_TOPIC=" + topic_ + "-events");
     env.push_back("SAGAD_RELAY_POLL_INTERVAL=100ms");
-    // A broker down longer than this fails deliveries, which the relay must send again.
-    env.push_back("SAGAD_KAFKA_DELIVERY_TIMEOUT=3s");
     if (!failpoints.empty()) env.push_back("SAGAD_FAILPOINTS=" + failpoints);
     if (!clock_skew.empty()) env.push_back("SAGAD_CLOCK_SKEW=" + clock_skew);
     // The database may be restarting: try for a while.
@@ -148,7 +154,10 @@ class FaultMatrixTest : public ::testing::Test {
     }
     std::cerr << "[fault matrix] sagad " << (started.ok() ? "started" : "did not start: ")
               << (started.ok() ? "" : started.status().ToString()) << " (failpoints: " << failpoints
-              << (kafka_rtt.empty() ? "" : "; embedded Kafka, round trip " + kafka_rtt) << ")\n";
+              << (kafka_rtt == absl::ZeroDuration()
+                      ? ""
+                      : "; embedded Kafka, round trip " + absl::FormatDuration(kafka_rtt))
+              << ")\n";
     ASSERT_TRUE(started.ok()) << started.status();
     absl::MutexLock lock(&mu_);
     if (grpc_port_ == 0) grpc_port_ = (*started)->grpc_port();
@@ -340,9 +349,10 @@ class FaultMatrixTest : public ::testing::Test {
   }
 
   // The slow network: sagad restarted on its embedded Kafka (librdkafka's mock cluster) with
-  // every broker answer delayed 50-1500 ms, so deliveries crawl and some outlast the 3 s
-  // delivery timeout. What earlier rounds published is on the real broker first, and this
-  // round's messages use keys of their own, so the checker can join both topics per key.
+  // every broker answer delayed 50-1500 ms, so deliveries crawl (and some still outlast their
+  // timeout and are sent again). What earlier rounds published is on the real broker first,
+  // and this round's messages use keys of their own, so the checker can join both topics per
+  // key.
   void BeginSlowNetwork(absl::BitGen& gen) {
     ASSERT_TRUE(saga::testing::WaitFor([&] { return WaitingMessages() == 0; }, absl::Minutes(2)))
         << "earlier rounds' messages never left the outbox";
@@ -351,7 +361,7 @@ class FaultMatrixTest : public ::testing::Test {
       sagad_->process().Signal(SIGKILL);
       ASSERT_TRUE(sagad_->process().Wait(absl::Seconds(10)).ok());
     }
-    StartSagad("", "", saga::StrCat(absl::Uniform(gen, 50, 1501), "ms"));
+    StartSagad("", "", absl::Milliseconds(absl::Uniform(gen, 50, 1501)));
   }
 
   // The test topic's rows still in the outbox, one line each: what a failure shows.
