@@ -30,6 +30,7 @@
 #include "outbox/kafka/kafka_producer.h"
 #include "outbox/pg/pg_outbox_source.h"
 #include "outbox/relay.h"
+#include "bench/relay_stage_trace.h"
 #include "migrations/migrator.h"
 #include "sdk/base/log.h"
 #include "sdk/base/strings.h"
@@ -133,10 +134,15 @@ struct RelayRig {
   std::unique_ptr<saga::outbox::pg::PgOutboxSource> source;
   std::unique_ptr<saga::outbox::kafka::KafkaProducer> producer;
   saga::RealClock clock;
+  // With a stage log, the relay works through decorators that note when each row was read,
+  // sent and acknowledged.
+  std::unique_ptr<saga::bench::TracedSource> traced_source;
+  std::unique_ptr<saga::bench::TracedProducer> traced_producer;
   std::unique_ptr<saga::outbox::OutboxRelay> relay;
 };
 
-std::unique_ptr<RelayRig> StartRelay(const std::string& dsn, const std::string& bootstrap) {
+std::unique_ptr<RelayRig> StartRelay(const std::string& dsn, const std::string& bootstrap,
+                                     saga::bench::StageLog* stages = nullptr) {
   auto rig = std::make_unique<RelayRig>();
   auto source = saga::outbox::pg::PgOutboxSource::Create(dsn, "outbox");
   if (!source.ok()) Die("opening the outbox", source.status());
@@ -144,8 +150,16 @@ std::unique_ptr<RelayRig> StartRelay(const std::string& dsn, const std::string& 
   auto producer = saga::outbox::kafka::KafkaProducer::Create({.bootstrap_servers = bootstrap});
   if (!producer.ok()) Die("creating the producer", producer.status());
   rig->producer = *std::move(producer);
+  saga::outbox::OutboxSource* source_used = rig->source.get();
+  saga::outbox::MessageProducer* producer_used = rig->producer.get();
+  if (stages != nullptr) {
+    rig->traced_source = std::make_unique<saga::bench::TracedSource>(source_used, stages);
+    rig->traced_producer = std::make_unique<saga::bench::TracedProducer>(producer_used, stages);
+    source_used = rig->traced_source.get();
+    producer_used = rig->traced_producer.get();
+  }
   rig->relay = std::make_unique<saga::outbox::OutboxRelay>(
-      rig->source.get(), rig->producer.get(), &rig->clock,
+      source_used, producer_used, &rig->clock,
       saga::outbox::RelayOptions{.relay_id = "bench", .batch_size = BatchSize()});
   rig->relay->Start();
   return rig;
@@ -181,6 +195,51 @@ struct Latency {
   double p99_ms = 0;
   size_t samples = 0;
 };
+
+double Percentile(std::vector<double>& values, int p) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  return values[std::min(values.size() - 1, values.size() * p / 100)];
+}
+
+// Where the time goes: commit -> read by the relay -> sent -> every report of its batch back,
+// and sent -> consumed; p50 and p99 of each stage over all rows, and the stages' medians over
+// the slowest 1% of rows (what makes the tail).
+void PrintStages(const absl::flat_hash_map<std::string, absl::Time>& committed,
+                 const absl::flat_hash_map<std::string, absl::Time>& consumed,
+                 const absl::flat_hash_map<std::string, saga::bench::RowStages>& stages) {
+  struct Row {
+    double total, to_read, to_send, to_report, to_consume;
+  };
+  std::vector<Row> rows;
+  for (const auto& [id, at] : committed) {
+    auto c = consumed.find(id);
+    auto s = stages.find(id);
+    if (c == consumed.end() || s == stages.end()) continue;
+    auto ms = [](absl::Time from, absl::Time to) { return absl::ToDoubleMilliseconds(to - from); };
+    rows.push_back({ms(at, c->second), ms(at, s->second.read), ms(s->second.read, s->second.sent),
+                    ms(s->second.sent, s->second.reported), ms(s->second.sent, c->second)});
+  }
+  if (rows.empty()) return;
+  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.total < b.total; });
+  const size_t tail_from = rows.size() * 99 / 100;
+  auto stage = [&](const char* name, double Row::*field) {
+    std::vector<double> all, tail;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      all.push_back(rows[i].*field);
+      if (i >= tail_from) tail.push_back(rows[i].*field);
+    }
+    const double p50 = Percentile(all, 50), p99 = Percentile(all, 99);
+    std::printf("  %-34s p50 %6.1f ms  p99 %6.1f ms  slowest 1%%: median %6.1f ms\n", name, p50,
+                p99, Percentile(tail, 50));
+  };
+  std::printf("stages of commit-to-consume (%zu rows):\n", rows.size());
+  stage("commit -> read by the relay", &Row::to_read);
+  stage("read -> sent (waits for the batch before)", &Row::to_send);
+  stage("sent -> its batch's reports all back", &Row::to_report);
+  stage("sent -> consumed", &Row::to_consume);
+  stage("commit -> consumed", &Row::total);
+}
 
 // Writers commit 10-row transactions on a fixed schedule; a consumer assigned to every
 // partition from the start records when each message arrives.
@@ -231,7 +290,8 @@ Latency CommitToConsume(const std::string& dsn, const std::string& bootstrap, in
     }
   });
 
-  auto rig = StartRelay(dsn, bootstrap);
+  saga::bench::StageLog stages;
+  auto rig = StartRelay(dsn, bootstrap, &stages);
   {
     // Warm the relay's producer first: its first send waits for a producer id and metadata.
     pqxx::connection conn(dsn);
@@ -299,6 +359,7 @@ Latency CommitToConsume(const std::string& dsn, const std::string& bootstrap, in
 
   std::vector<double> latencies;
   absl::MutexLock lock(&mu);
+  PrintStages(committed, consumed, stages.Take());
   for (const auto& [id, at] : committed) {
     auto it = consumed.find(id);
     if (it != consumed.end()) latencies.push_back(absl::ToDoubleMilliseconds(it->second - at));

@@ -39,6 +39,13 @@ struct RejectedRow {
   absl::Duration retry_after;   // when not parked: the key waits this long
 };
 
+// The partitions a relay holds after Rebalance.
+struct PartitionLeases {
+  std::vector<int> held;    // ascending
+  bool over_share = false;  // it holds more than its fair share and kept them (may_release was
+                            // false): it should settle what is in flight and call again
+};
+
 class OutboxSource {
  public:
   virtual ~OutboxSource() = default;
@@ -46,10 +53,12 @@ class OutboxSource {
   // The table's name, as leases and logs know it.
   virtual const std::string& name() const = 0;
 
-  // Announces `relay_id` alive, renews its leases, and claims or releases partitions so that
-  // each relay alive holds its fair share. Returns the partitions held now, valid for `ttl`.
-  virtual absl::StatusOr<std::vector<int>> Rebalance(const std::string& relay_id,
-                                                     absl::Duration ttl) = 0;
+  // Announces `relay_id` alive, renews its leases, and claims partitions up to its fair share
+  // of the relays alive. With `may_release` (none of its rows in flight or unsettled) it also
+  // gives back what it holds beyond that share; without, it keeps them and says so. Returns
+  // the partitions held now, valid for `ttl`.
+  virtual absl::StatusOr<PartitionLeases> Rebalance(const std::string& relay_id,
+                                                    absl::Duration ttl, bool may_release) = 0;
 
   // Gives back every partition (orderly shutdown), so others need not wait for the TTL.
   virtual absl::Status ReleaseAll(const std::string& relay_id) = 0;

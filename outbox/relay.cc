@@ -68,19 +68,25 @@ bool OutboxRelay::SleepUnlessStopped(absl::Duration d) {
 
 absl::Status OutboxRelay::KeepLeases() {
   const absl::Time now = clock_->Now();
-  auto partitions = source_->Rebalance(options_.relay_id, options_.lease_ttl);
-  if (!partitions.ok()) {
+  // Partitions are given away only when none of their rows is in flight or unsettled, so the
+  // relay that takes one next never sends a row before this one is done with it.
+  const bool settled = in_flight_ == nullptr && settle_.delivered.empty() &&
+                       settle_.rejected.empty();
+  auto leases = source_->Rebalance(options_.relay_id, options_.lease_ttl, settled);
+  if (!leases.ok()) {
     // Past half the TTL the leases may be someone else's: send nothing until renewed.
     if (now - leases_renewed_ > options_.lease_ttl / 2) partitions_.clear();
-    return partitions.status();
+    return leases.status();
   }
-  if (*partitions != partitions_) {
+  release_due_ = leases->over_share;
+  std::vector<int>& partitions = leases->held;
+  if (partitions != partitions_) {
     LogInfo("outbox relay partitions changed",
             {{"outbox", source_->name()}, {"relay_id", options_.relay_id},
-             {"held", saga::StrCat(partitions->size())},
+             {"held", saga::StrCat(partitions.size())},
              {"before", saga::StrCat(partitions_.size())}});
   }
-  partitions_ = *std::move(partitions);
+  partitions_ = std::move(partitions);
   leases_renewed_ = now;
   if (auto oldest = source_->OldestWaiting(partitions_); oldest.ok()) {
     absl::MutexLock lock(&mu_);
@@ -223,15 +229,23 @@ void OutboxRelay::Collect(Batch& batch) {
 
 absl::StatusOr<int> OutboxRelay::RunOnce() {
   last_unavailable_ = false;
-  // Partitions change hands only between batches: nothing of a partition given away is in
-  // flight.
-  if (LeasesDue()) {
-    SAGA_RETURN_IF_ERROR(Flush());
+  // Renewing leases and claiming partitions do not wait for the batch in flight (a pause of
+  // the pipeline once a second was a visible part of the latency's tail); giving partitions
+  // away does, so when the relay holds more than its share it settles everything first.
+  if (LeasesDue() || release_due_) {
+    if (release_due_) SAGA_RETURN_IF_ERROR(Flush());
     SAGA_RETURN_IF_ERROR(KeepLeases());
   }
   if (partitions_.empty()) {
     SAGA_RETURN_IF_ERROR(Flush());
     return 0;
+  }
+  // A batch in flight that left rows behind (their key held back) is finished before the next
+  // read: the next batch then reads those rows again, in id order, with what failed before
+  // them. Overlapping instead would leave them out of the next batch (they are in flight) and
+  // so hold their key back again, and again, for as long as rows keep coming.
+  if (in_flight_ != nullptr && in_flight_->sent.size() < in_flight_->rows.size()) {
+    SAGA_RETURN_IF_ERROR(Flush());
   }
   // What the previous batch settled goes first, while the batch in flight is at the broker.
   SAGA_RETURN_IF_ERROR(SettlePending());

@@ -8,8 +8,10 @@
 //
 // Cycles overlap under load: while a batch is at the broker, the relay settles the batch
 // before it and reads the next one; it sends the next one only after every report of the one
-// in flight came back, so it knows which keys to hold back. Leases change only between batches. A row that was rejected before is sent alone for its key, so that rows behind
-// it never overtake it. A row is never deleted before its persisted report, so a crash re-sends, never
+// in flight came back, so it knows which keys to hold back. Leases are renewed between batches without waiting for
+// the one in flight; a partition is given away only when none of its rows is in flight or
+// unsettled. A row that was rejected before is sent alone for its key, so that rows behind it
+// never overtake it. A row is never deleted before its persisted report, so a crash re-sends, never
 // loses; consumers deduplicate by the message-id header. When a broker is unreachable the
 // rows stay as they are and the relay backs off. When a cycle finds less than a full batch and
 // a notification (LISTEN) came meanwhile, it reads again at once; otherwise it settles the
@@ -118,6 +120,7 @@ class OutboxRelay {
   absl::Time leases_renewed_ = absl::InfinitePast();
   absl::Time parked_counted_ = absl::InfinitePast();
   bool last_unavailable_ = false;
+  bool release_due_ = false;  // more than the fair share is held: settle, then give back
   std::unique_ptr<Batch> in_flight_;  // sent, reports not yet collected
   absl::Time oldest_waiting_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   Settlement settle_;

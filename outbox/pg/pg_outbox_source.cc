@@ -82,11 +82,12 @@ absl::Status PgOutboxSource::Run(std::string_view context,
   }
 }
 
-absl::StatusOr<std::vector<int>> PgOutboxSource::Rebalance(const std::string& relay_id,
-                                                           absl::Duration ttl) {
-  std::vector<int> held;
+absl::StatusOr<PartitionLeases> PgOutboxSource::Rebalance(const std::string& relay_id,
+                                                          absl::Duration ttl, bool may_release) {
+  PartitionLeases leases;
+  std::vector<int>& held = leases.held;
   absl::Status s = Run("rebalancing outbox partitions", [&](pqxx::connection& conn) {
-    held.clear();
+    leases = {};
     pqxx::work tx(conn);
     const int64_t ttl_ms = Millis(ttl);
     tx.exec_params(
@@ -117,9 +118,10 @@ absl::StatusOr<std::vector<int>> PgOutboxSource::Rebalance(const std::string& re
       held.push_back(row[0].as<int>());
     }
     std::sort(held.begin(), held.end());
-    if (static_cast<int>(held.size()) > share) {
-      // More than a fair share: give the highest back (this runs between cycles, so none of
-      // their rows is in flight).
+    if (static_cast<int>(held.size()) > share && !may_release) {
+      leases.over_share = true;
+    } else if (static_cast<int>(held.size()) > share) {
+      // More than a fair share: give the highest back (none of their rows is in flight).
       std::vector<int> extra(held.begin() + share, held.end());
       held.resize(share);
       tx.exec_params(
@@ -144,7 +146,7 @@ absl::StatusOr<std::vector<int>> PgOutboxSource::Rebalance(const std::string& re
     leases_seeded_ = true;
   });
   if (!s.ok()) return s;
-  return held;
+  return leases;
 }
 
 absl::Status PgOutboxSource::ReleaseAll(const std::string& relay_id) {
@@ -209,6 +211,11 @@ absl::Status PgOutboxSource::Settle(const std::vector<int64_t>& delivered,
                                     const std::vector<RejectedRow>& rejected) {
   return Run("settling delivered outbox rows", [&](pqxx::connection& conn) {
     pqxx::work tx(conn);
+    // Deleting what Kafka already persisted acknowledges nothing to anyone: if PostgreSQL
+    // crashes before this commit reaches the disk, the rows come back and are sent again, a
+    // duplicate consumers remove by message id. So the relay does not wait for that flush.
+    // Rejections are counted durably: a lost count would let a poison row try again.
+    if (rejected.empty()) tx.exec("SET LOCAL synchronous_commit = off");
     if (!delivered.empty()) {
       saga::pg::ArrayLiteral ids;
       for (int64_t id : delivered) ids.AddInt(id);

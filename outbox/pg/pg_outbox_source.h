@@ -27,8 +27,8 @@ class PgOutboxSource : public OutboxSource {
   ~PgOutboxSource() override;
 
   const std::string& name() const override { return table_; }
-  absl::StatusOr<std::vector<int>> Rebalance(const std::string& relay_id,
-                                             absl::Duration ttl) override;
+  absl::StatusOr<PartitionLeases> Rebalance(const std::string& relay_id, absl::Duration ttl,
+                                            bool may_release) override;
   absl::Status ReleaseAll(const std::string& relay_id) override;
   absl::StatusOr<std::vector<OutboxRow>> ReadBatch(const std::vector<int>& partitions, int limit,
                                                    const std::vector<int64_t>& excluded) override;

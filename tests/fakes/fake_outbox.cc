@@ -12,6 +12,23 @@ int64_t FakeOutboxSource::Add(const std::string& key, const std::string& payload
   return id;
 }
 
+absl::StatusOr<outbox::PartitionLeases> FakeOutboxSource::Rebalance(const std::string&,
+                                                                     absl::Duration,
+                                                                     bool may_release) {
+  may_release_calls.push_back(may_release);
+  outbox::PartitionLeases leases;
+  if (share >= 0 && static_cast<int>(partitions.size()) > share) {
+    if (may_release) {
+      partitions.resize(share);
+      rows_waiting_at_release = static_cast<int>(rows.size());
+    } else {
+      leases.over_share = true;
+    }
+  }
+  leases.held = partitions;
+  return leases;
+}
+
 absl::StatusOr<std::vector<outbox::OutboxRow>> FakeOutboxSource::ReadBatch(
     const std::vector<int>&, int limit, const std::vector<int64_t>& excluded) {
   const absl::flat_hash_set<int64_t> skip(excluded.begin(), excluded.end());

@@ -19,9 +19,9 @@ class FakeOutboxSource : public outbox::OutboxSource {
   int64_t Add(const std::string& key, const std::string& payload, const std::string& topic = "t");
 
   const std::string& name() const override { return name_; }
-  absl::StatusOr<std::vector<int>> Rebalance(const std::string&, absl::Duration) override {
-    return partitions;
-  }
+  // Holds `partitions`; above `share` it gives the highest back when allowed to.
+  absl::StatusOr<outbox::PartitionLeases> Rebalance(const std::string&, absl::Duration,
+                                                    bool may_release) override;
   absl::Status ReleaseAll(const std::string&) override { return absl::OkStatus(); }
   // Rows in id order, without parked rows, keys behind a parked row, or excluded ids.
   absl::StatusOr<std::vector<outbox::OutboxRow>> ReadBatch(
@@ -35,6 +35,9 @@ class FakeOutboxSource : public outbox::OutboxSource {
   absl::StatusOr<int64_t> CountParked() override;
 
   std::vector<int> partitions = {0, 1, 2};
+  int share = -1;                          // the fair share; -1: any number
+  std::vector<bool> may_release_calls;     // Rebalance's may_release, per call
+  int rows_waiting_at_release = -1;        // rows not yet deleted when partitions were given back
   int reads = 0;
   int settles = 0;
   std::map<int64_t, outbox::OutboxRow> rows;       // waiting, by id

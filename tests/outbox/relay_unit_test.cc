@@ -133,6 +133,45 @@ TEST_F(RelayUnitTest, NextBatchIsReadDuringTheSendAndHeldBehindFailuresInFlight)
   EXPECT_THAT(producer_.sent, ElementsAre("k1", "j1", "j2", "k1", "k2", "k3", "j3"));
 }
 
+TEST_F(RelayUnitTest, KeyHeldBehindARowTheBrokerDidNotTakeResumesWhileRowsKeepComing) {
+  source_.Add("a", "a1");
+  source_.Add("b", "b1");
+  producer_.outcomes["a1"] = Outcome::kUnavailable;
+  auto relay = MakeRelay();
+  ASSERT_TRUE(relay.RunOnce().ok());  // a1 b1 out
+  source_.Add("a", "a2");
+  source_.Add("b", "b2");
+  ASSERT_TRUE(relay.RunOnce().ok());  // a1 was not taken: a2 held back, b2 sent
+  producer_.outcomes.clear();         // the broker is back
+  // New rows every cycle, never a pause to catch up: a1 and a2 must still go out, in order.
+  for (int i = 3; i <= 5; ++i) {
+    source_.Add("b", "b" + std::to_string(i));
+    ASSERT_TRUE(relay.RunOnce().ok());
+  }
+  EXPECT_THAT(producer_.sent,
+              ElementsAre("a1", "b1", "b2", "a1", "a2", "b3", "b4", "b5"));
+  EXPECT_EQ(relay.stats().reordered, 0);
+}
+
+TEST_F(RelayUnitTest, LeasesRenewDuringASendButPartitionsAreGivenBackOnlyOnceAllIsSettled) {
+  // A zero TTL makes the leases due at every cycle.
+  outbox::OutboxRelay relay(&source_, &producer_, &clock_,
+                            {.relay_id = "r", .lease_ttl = absl::ZeroDuration()});
+  source_.Add("a", "a1");
+  ASSERT_TRUE(relay.RunOnce().ok());  // a1 at the broker
+  source_.share = 1;                  // another relay joined
+  source_.Add("b", "b1");
+  ASSERT_TRUE(relay.RunOnce().ok());  // renewed without waiting for a1; b1 sent
+  EXPECT_EQ(source_.partitions.size(), 3u) << "gave partitions away with a1 in flight";
+  EXPECT_EQ(source_.rows.size(), 2u);
+  ASSERT_TRUE(relay.RunOnce().ok());  // over its share: settles a1 and b1, then gives back
+  EXPECT_THAT(source_.may_release_calls, ElementsAre(true, false, true));
+  EXPECT_EQ(source_.partitions.size(), 1u);
+  EXPECT_EQ(source_.rows_waiting_at_release, 0);
+  EXPECT_THAT(producer_.sent, ElementsAre("a1", "b1"));
+  EXPECT_EQ(relay.stats().owned_partitions, 1);
+}
+
 TEST_F(RelayUnitTest, WithoutPartitionsNothingIsRead) {
   source_.partitions.clear();
   source_.Add("k", "m");
