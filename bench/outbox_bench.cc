@@ -1,7 +1,7 @@
 // outbox_bench: outbox rows relayed per second, against the limits of the same machine in the
 // same run, and commit-to-consume latency at a fixed offered load.
 //
-//   outbox_bench [--quick] [--rows N] [--rate ROWS_PER_S] [--seconds S]
+//   outbox_bench [--quick] [--rows N] [--rate ROWS_PER_S] [--seconds S] [--warmup S]
 //
 // It starts a throwaway PostgreSQL and a real Kafka broker (KRaft; $SAGAD_KAFKA_JARS, see
 // scripts/fetch-kafka) and measures, each on a backlog of N committed rows of 100 bytes over
@@ -12,7 +12,8 @@
 //            messages of the same size to the same broker, waiting for every report;
 //   relay    rows/s from the backlog to Kafka acknowledgement through the relay (this build).
 // Then writers commit rows at a fixed rate (10-row transactions) while the relay runs and a
-// consumer reads the topic: commit-to-consume latency p50 and p99.
+// consumer reads the topic: commit-to-consume latency p50 and p99 of the rows committed after
+// a warm-up of the same load (10 s, 3 with --quick), and where that time goes.
 // The last line is `ratio=` relay rows/s divided by min(limit 1, limit 2).
 #include <algorithm>
 #include <atomic>
@@ -50,6 +51,7 @@ struct Args {
   int rows = 200000;
   int rate = 10000;
   int seconds = 15;
+  int warmup = 10;  // seconds of the same load before the latency counts (the broker's JIT)
 };
 
 [[noreturn]] void Die(const std::string& what, const absl::Status& status) {
@@ -244,7 +246,7 @@ void PrintStages(const absl::flat_hash_map<std::string, absl::Time>& committed,
 // Writers commit 10-row transactions on a fixed schedule; a consumer assigned to every
 // partition from the start records when each message arrives.
 Latency CommitToConsume(const std::string& dsn, const std::string& bootstrap, int rate,
-                        int seconds) {
+                        int seconds, int warmup) {
   const std::string topic = "bench-latency";
   const int partitions = 8;
   if (absl::Status s = saga::testing::CreateTopic(bootstrap, topic, partitions); !s.ok()) {
@@ -260,6 +262,9 @@ Latency CommitToConsume(const std::string& dsn, const std::string& bootstrap, in
   rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), errstr, sizeof(errstr));
   rd_kafka_conf_set(conf, "group.id", "bench-latency", errstr, sizeof(errstr));
   rd_kafka_conf_set(conf, "fetch.wait.max.ms", "5", errstr, sizeof(errstr));
+  if (const char* min_bytes = std::getenv("OUTBOX_BENCH_FETCH_MIN_BYTES")) {
+    rd_kafka_conf_set(conf, "fetch.min.bytes", min_bytes, errstr, sizeof(errstr));
+  }
   rd_kafka_conf_set(conf, "socket.nagle.disable", "true", errstr, sizeof(errstr));
   rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
   rd_kafka_poll_set_consumer(consumer);
@@ -309,7 +314,11 @@ Latency CommitToConsume(const std::string& dsn, const std::string& bootstrap, in
   const absl::Duration interval =
       absl::Seconds(1) * kWriters * kRowsPerTransaction / std::max(rate, 1);
   const absl::Time start = absl::Now();
-  const absl::Time end = start + absl::Seconds(seconds);
+  // The load runs `warmup` seconds before the rows whose latency counts: the broker's JVM is
+  // still compiling its hot paths (a C2 compiler thread took a third of a core) at first.
+  const absl::Time measure_from = start + absl::Seconds(warmup);
+  const absl::Time end = measure_from + absl::Seconds(seconds);
+  absl::flat_hash_map<std::string, absl::Time> measured;  // committed after the warm-up
   std::atomic<int64_t> written{0};
   std::vector<std::thread> writers;
   for (int w = 0; w < kWriters; ++w) {
@@ -335,13 +344,16 @@ Latency CommitToConsume(const std::string& dsn, const std::string& bootstrap, in
         tx.commit();
         const absl::Time at = absl::Now();
         absl::MutexLock lock(&mu);
-        for (std::string& id : ids) committed.emplace(std::move(id), at);
-        written += kRowsPerTransaction;
+        for (std::string& id : ids) {
+          if (at >= measure_from) measured.emplace(id, at);
+          committed.emplace(std::move(id), at);
+        }
+        if (at >= measure_from) written += kRowsPerTransaction;
       }
     });
   }
   for (std::thread& t : writers) t.join();
-  const double offered = written / absl::ToDoubleSeconds(absl::Now() - start);
+  const double offered = written / absl::ToDoubleSeconds(absl::Now() - measure_from);
   // Let the last rows arrive.
   const absl::Time drain_deadline = absl::Now() + absl::Seconds(30);
   while (absl::Now() < drain_deadline) {
@@ -356,11 +368,24 @@ Latency CommitToConsume(const std::string& dsn, const std::string& bootstrap, in
   rd_kafka_consumer_close(consumer);
   rd_kafka_destroy(consumer);
   rig->relay->Stop();
+  const saga::outbox::RelayStats relay_stats = rig->relay->stats();
+  std::printf("relay during the latency run: %lld batches, %.0f rows per batch\n",
+              static_cast<long long>(relay_stats.cycles),
+              relay_stats.cycles > 0 ? static_cast<double>(relay_stats.delivered) /
+                                           static_cast<double>(relay_stats.cycles)
+                                     : 0.0);
 
   std::vector<double> latencies;
   absl::MutexLock lock(&mu);
-  PrintStages(committed, consumed, stages.Take());
-  for (const auto& [id, at] : committed) {
+  PrintStages(measured, consumed, stages.Take());
+  std::printf("the relay's calls during the latency run (warm-up included):\n");
+  for (auto& [call, ms] : stages.TakeCalls()) {
+    const double max = *std::max_element(ms.begin(), ms.end());
+    const size_t n = ms.size();
+    std::printf("  %-16s %6zu calls  p50 %6.2f ms  p99 %6.2f ms  max %6.1f ms\n", call.c_str(), n,
+                Percentile(ms, 50), Percentile(ms, 99), max);
+  }
+  for (const auto& [id, at] : measured) {
     auto it = consumed.find(id);
     if (it != consumed.end()) latencies.push_back(absl::ToDoubleMilliseconds(it->second - at));
   }
@@ -370,8 +395,8 @@ Latency CommitToConsume(const std::string& dsn, const std::string& bootstrap, in
     result.p50_ms = latencies[latencies.size() / 2];
     result.p99_ms = latencies[std::min(latencies.size() - 1, latencies.size() * 99 / 100)];
   }
-  if (latencies.size() != committed.size()) {
-    std::cerr << "outbox_bench: only " << latencies.size() << " of " << committed.size()
+  if (latencies.size() != measured.size()) {
+    std::cerr << "outbox_bench: only " << latencies.size() << " of " << measured.size()
               << " committed rows were consumed\n";
   }
   return result;
@@ -393,14 +418,18 @@ int main(int argc, char** argv) {
       args.quick = true;
       args.rows = 50000;
       args.seconds = 5;
+      args.warmup = 3;
     } else if (a == "--rows") {
       next_int(&args.rows);
     } else if (a == "--rate") {
       next_int(&args.rate);
     } else if (a == "--seconds") {
       next_int(&args.seconds);
+    } else if (a == "--warmup") {
+      next_int(&args.warmup);
     } else {
-      std::cerr << "usage: outbox_bench [--quick] [--rows N] [--rate ROWS_PER_S] [--seconds S]\n";
+      std::cerr << "usage: outbox_bench [--quick] [--rows N] [--rate ROWS_PER_S] [--seconds S] "
+                   "[--warmup S]\n";
       return 2;
     }
   }
@@ -425,11 +454,13 @@ int main(int argc, char** argv) {
   const double relay = RelayRowsPerSecond(NewDatabase(**pg, "relay"), bootstrap, args.rows);
   std::printf("relay: rows/s from committed backlog to Kafka acknowledgement: %.0f\n", relay);
   const Latency latency =
-      CommitToConsume(NewDatabase(**pg, "latency"), bootstrap, args.rate, args.seconds);
+      CommitToConsume(NewDatabase(**pg, "latency"), bootstrap, args.rate, args.seconds,
+                      args.warmup);
   std::printf(
-      "latency at %.0f rows/s offered for %d s (4 writers, 10-row transactions of one INSERT): "
-      "commit-to-consume p50 %.1f ms, p99 %.1f ms (%zu rows)\n",
-      latency.offered, args.seconds, latency.p50_ms, latency.p99_ms, latency.samples);
+      "latency at %.0f rows/s offered for %d s after a %d s warm-up (4 writers, 10-row "
+      "transactions of one INSERT): commit-to-consume p50 %.1f ms, p99 %.1f ms (%zu rows)\n",
+      latency.offered, args.seconds, args.warmup, latency.p50_ms, latency.p99_ms,
+      latency.samples);
   const double limit = std::min(claim, raw);
   std::printf("relay rows/s %.0f, min(limit 1, limit 2) %.0f\n", relay, limit);
   std::printf("report: bench=outbox_bench figure=\"relay rows/s, committed backlog to Kafka "

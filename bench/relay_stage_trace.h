@@ -42,10 +42,32 @@ class StageLog {
     absl::MutexLock lock(&mu_);
     return std::move(stages_);
   }
+  // How long each call of the relay to its source or producer took, by call.
+  void Took(const std::string& call, absl::Duration d) {
+    absl::MutexLock lock(&mu_);
+    calls_[call].push_back(absl::ToDoubleMilliseconds(d));
+  }
+  absl::flat_hash_map<std::string, std::vector<double>> TakeCalls() {
+    absl::MutexLock lock(&mu_);
+    return std::move(calls_);
+  }
 
  private:
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, RowStages> stages_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::vector<double>> calls_ ABSL_GUARDED_BY(mu_);
+};
+
+// Times a call into the StageLog when it goes out of scope.
+class CallTimer {
+ public:
+  CallTimer(StageLog* log, std::string call) : log_(log), call_(std::move(call)) {}
+  ~CallTimer() { log_->Took(call_, absl::Now() - start_); }
+
+ private:
+  StageLog* const log_;
+  const std::string call_;
+  const absl::Time start_ = absl::Now();
 };
 
 class TracedSource : public outbox::OutboxSource {
@@ -55,6 +77,7 @@ class TracedSource : public outbox::OutboxSource {
   absl::StatusOr<outbox::PartitionLeases> Rebalance(const std::string& relay_id,
                                                     absl::Duration ttl,
                                                     bool may_release) override {
+    CallTimer timer(log_, "Rebalance");
     return inner_->Rebalance(relay_id, ttl, may_release);
   }
   absl::Status ReleaseAll(const std::string& relay_id) override {
@@ -63,21 +86,28 @@ class TracedSource : public outbox::OutboxSource {
   absl::StatusOr<std::vector<outbox::OutboxRow>> ReadBatch(
       const std::vector<int>& partitions, int limit,
       const std::vector<int64_t>& excluded) override {
+    CallTimer timer(log_, "ReadBatch");
     auto rows = inner_->ReadBatch(partitions, limit, excluded);
     if (rows.ok()) log_->Read(*rows);
     return rows;
   }
   absl::Status Settle(const std::vector<int64_t>& delivered,
                       const std::vector<outbox::RejectedRow>& rejected) override {
+    CallTimer timer(log_, "Settle");
     return inner_->Settle(delivered, rejected);
   }
   absl::StatusOr<bool> WaitForRows(absl::Duration timeout) override {
+    CallTimer timer(log_, timeout == absl::ZeroDuration() ? "WaitForRows(0)" : "WaitForRows");
     return inner_->WaitForRows(timeout);
   }
   absl::StatusOr<absl::Time> OldestWaiting(const std::vector<int>& partitions) override {
+    CallTimer timer(log_, "OldestWaiting");
     return inner_->OldestWaiting(partitions);
   }
-  absl::StatusOr<int64_t> CountParked() override { return inner_->CountParked(); }
+  absl::StatusOr<int64_t> CountParked() override {
+    CallTimer timer(log_, "CountParked");
+    return inner_->CountParked();
+  }
 
  private:
   outbox::OutboxSource* const inner_;
@@ -91,10 +121,15 @@ class TracedProducer : public outbox::MessageProducer {
     in_flight_.clear();
     for (const outbox::OutboxRow* row : rows) in_flight_.push_back(row->message_id);
     log_->Sent(in_flight_, absl::Now());
+    CallTimer timer(log_, "producer Begin");
     inner_->Begin(rows);
   }
   std::vector<outbox::Delivery> Wait() override {
-    std::vector<outbox::Delivery> deliveries = inner_->Wait();
+    std::vector<outbox::Delivery> deliveries;
+    {
+      CallTimer timer(log_, "producer Wait");
+      deliveries = inner_->Wait();
+    }
     log_->Reported(in_flight_, absl::Now());
     return deliveries;
   }

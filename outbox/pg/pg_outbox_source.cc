@@ -61,6 +61,12 @@ absl::Status PgOutboxSource::Run(std::string_view context,
     if (conn_ == nullptr) {
       auto conn = std::make_unique<pqxx::connection>(dsn_);
       pqxx::nontransaction(*conn).exec("SET plan_cache_mode = force_custom_plan");
+      // An outbox is a queue: between two vacuums its heap holds far more deleted rows than
+      // live ones, and with the statistics of a nearly empty table the planner reads the next
+      // rows, and deletes the sent ones, with a sequential scan over all of them (measured:
+      // 2-9 ms per read at 10,000 rows/s and a third of a core, against 0.3 ms by the primary
+      // key, whose dead entries each scan marks so that the next one skips them).
+      pqxx::nontransaction(*conn).exec("SET enable_seqscan = off");
       listener_ = std::make_unique<Listener>(*conn, &notified_);
       conn_ = std::move(conn);
       notified_ = true;  // rows may have come while nobody listened

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "absl/strings/str_split.h"
 #include "sdk/base/strings.h"
 #include "tests/harness/wait.h"
 
@@ -96,10 +97,18 @@ absl::StatusOr<std::unique_ptr<KafkaBroker>> KafkaBroker::Start() {
 }
 
 absl::Status KafkaBroker::Launch() {
-  SpawnOptions run{.argv = {JavaBinary(), "-Xmx512m", "-Xms256m", "-XX:+UseSerialGC",
-                            "-Djava.awt.headless=true", "-cp", jars_, "kafka.Kafka",
-                            dir_ + "/server.properties"},
-                   .output_path = dir_ + "/broker.log"};
+  SpawnOptions run{.argv = {JavaBinary()}, .output_path = dir_ + "/broker.log"};
+  // The JVM's memory and collector; for experiments, e.g.
+  // SAGAD_TEST_KAFKA_JVM_OPTS="-Xmx512m -Xms512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20".
+  const char* jvm_opts = std::getenv("SAGAD_TEST_KAFKA_JVM_OPTS");
+  std::vector<std::string> opts =
+      absl::StrSplit(jvm_opts != nullptr ? jvm_opts : "-Xmx512m -Xms256m -XX:+UseSerialGC", ' ',
+                     absl::SkipEmpty());
+  for (std::string& opt : opts) run.argv.push_back(std::move(opt));
+  for (std::string arg : {std::string("-Djava.awt.headless=true"), std::string("-cp"), jars_,
+                          std::string("kafka.Kafka"), dir_ + "/server.properties"}) {
+    run.argv.push_back(std::move(arg));
+  }
   auto child = ChildProcess::Spawn(run);
   if (!child.ok()) return child.status();
   process_ = *std::move(child);
