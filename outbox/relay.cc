@@ -229,9 +229,9 @@ void OutboxRelay::Collect(Batch& batch) {
 
 absl::StatusOr<int> OutboxRelay::RunOnce() {
   last_unavailable_ = false;
-  // Renewing leases and claiming partitions do not wait for the batch in flight (a pause of
-  // the pipeline once a second was a visible part of the latency's tail); giving partitions
-  // away does, so when the relay holds more than its share it settles everything first.
+  // Renewing leases and claiming partitions do not wait for the batch in flight (that drained
+  // the pipeline once a second); giving partitions away does, so when the relay holds more
+  // than its share it settles everything first.
   if (LeasesDue() || release_due_) {
     if (release_due_) SAGA_RETURN_IF_ERROR(Flush());
     SAGA_RETURN_IF_ERROR(KeepLeases());
