@@ -15,6 +15,11 @@
 // consumer reads the topic: commit-to-consume latency p50 and p99 of the rows committed after
 // a warm-up of the same load (10 s, 3 with --quick), and where that time goes.
 // The last line is `ratio=` relay rows/s divided by min(limit 1, limit 2).
+//
+// Experiment switches (environment): OUTBOX_BENCH_BATCH (the relay's batch size),
+// OUTBOX_BENCH_FETCH_MIN_BYTES (the latency consumer's fetch.min.bytes), OUTBOX_BENCH_RELAY_ONLY
+// (the relay phase alone, for profiling), OUTBOX_BENCH_DEBUG (debug logs); for the test broker's
+// JVM, SAGAD_TEST_KAFKA_JVM_OPTS (tests/harness/kafka_broker.cc).
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -28,10 +33,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "bench/relay_stage_trace.h"
 #include "outbox/kafka/kafka_producer.h"
 #include "outbox/pg/pg_outbox_source.h"
 #include "outbox/relay.h"
-#include "bench/relay_stage_trace.h"
 #include "migrations/migrator.h"
 #include "sdk/base/log.h"
 #include "sdk/base/strings.h"
